@@ -1,0 +1,267 @@
+package beid
+
+// This file fixes the package's public API so that the bridge can be built
+// against it while the driver is written. Bodies marked TODO are filled in
+// by the driver work; signatures only change by agreement.
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"time"
+
+	"github.com/cardbridge/cardbridge/apdu"
+)
+
+// Transmitter is the one thing the driver needs from a reader: send a
+// command APDU, get the response APDU. A PC/SC card handle, a vpcd-connected
+// card or the in-process simulator all satisfy it.
+type Transmitter = apdu.Transmitter
+
+// File identifies an elementary file of the card by its absolute path.
+type File struct {
+	Name string   // short English name, used in errors and logs
+	Path []uint16 // absolute path from the MF, MF included
+}
+
+// The files of the BELPIC application.
+var (
+	FileIdentity          = File{"identity", []uint16{0x3F00, 0xDF01, 0x4031}}
+	FileIdentitySignature = File{"identity signature", []uint16{0x3F00, 0xDF01, 0x4032}}
+	FileAddress           = File{"address", []uint16{0x3F00, 0xDF01, 0x4033}}
+	FileAddressSignature  = File{"address signature", []uint16{0x3F00, 0xDF01, 0x4034}}
+	FilePhoto             = File{"photo", []uint16{0x3F00, 0xDF01, 0x4035}}
+	FileBasicPublicKey    = File{"basic public key", []uint16{0x3F00, 0xDF01, 0x4040}} // applet 1.8 only
+	FileAuthCert          = File{"authentication certificate", []uint16{0x3F00, 0xDF00, 0x5038}}
+	FileSignCert          = File{"signature certificate", []uint16{0x3F00, 0xDF00, 0x5039}}
+	FileCACert            = File{"CA certificate", []uint16{0x3F00, 0xDF00, 0x503A}}
+	FileRootCert          = File{"root certificate", []uint16{0x3F00, 0xDF00, 0x503B}}
+	FileRRNCert           = File{"RRN certificate", []uint16{0x3F00, 0xDF00, 0x503C}}
+)
+
+// Key is a private key reference on the card.
+type Key byte
+
+const (
+	KeyAuthentication Key = 0x82 // authentication key; one PIN verification per card session
+	KeySignature      Key = 0x83 // non-repudiation key; a PIN verification right before each signature
+)
+
+// Applet versions as reported in GET CARD DATA byte 21.
+const (
+	Applet11 = 0x11
+	Applet17 = 0x17
+	Applet18 = 0x18
+)
+
+// CardData is the answer to GET CARD DATA.
+type CardData struct {
+	Serial         []byte // 16-byte chip serial number, equal to the identity file's chip number
+	ComponentCode  byte
+	OSNumber       byte
+	OSVersion      byte
+	SoftmaskNumber byte
+	SoftmaskVer    byte
+	AppletVersion  byte // Applet11, Applet17 or Applet18
+	GlobalOSVer    uint16
+	AppletIntfVer  byte
+	PKCS1Support   byte
+	KeyExchangeVer byte
+	LifeCycle      byte
+	PINTriesLeft   int // applet 1.8 only (P2=01); -1 when not reported
+}
+
+// Date is a possibly partial calendar date as printed on the card: the birth
+// date of some citizens has no day or no month. Zero fields are unknown.
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// Identity is the content of the identity file (3F00/DF01/4031), every tag
+// the card may carry. String fields are empty when the tag is absent.
+type Identity struct {
+	FileVersion           []byte
+	CardNumber            string
+	ChipNumber            []byte
+	ValidFrom             Date
+	ValidUntil            Date
+	IssuingMunicipality   string
+	NationalNumber        string
+	Surname               string
+	GivenNames            string // first two given names
+	ThirdNameInitial      string
+	Nationality           string
+	BirthPlace            string
+	BirthDate             Date
+	BirthDateRaw          string // as printed, e.g. "01 JAN 1990", "01.MÄR.1990"
+	Sex                   string // "M" or "F" (the card's V and W are reported as F)
+	NobleCondition        string
+	DocumentType          string // raw code, see DocumentTypeName
+	SpecialStatus         string
+	PhotoHash             []byte // SHA-1 on applet 1.7, SHA-384 on 1.8
+	Duplicate             string
+	SpecialOrganisation   string
+	MemberOfFamily        bool
+	ProtectionDateCountry string
+	WorkPermit            string
+	EmployerVAT1          string
+	EmployerVAT2          string
+	RegionalFileNumber    string
+	BasicKeyHash          []byte // SHA-384 of the basic public key file, applet 1.8 only
+	BrexitMention1        string
+	BrexitMention2        string
+	CardAMention1         string
+	CardAMention2         string
+	EUCardStartDate       Date
+}
+
+// Address is the content of the address file (3F00/DF01/4033).
+type Address struct {
+	FileVersion  []byte
+	Street       string // street and number
+	ZipCode      string
+	Municipality string
+}
+
+// Errors the driver reports; match them with errors.Is.
+var (
+	ErrNotBelpic   = errors.New("beid: not a Belgian eID card")
+	ErrWrongPIN    = errors.New("beid: wrong PIN")   // see *PINError for tries left
+	ErrPINBlocked  = errors.New("beid: PIN blocked") // no tries left
+	ErrInvalidPIN  = errors.New("beid: PIN must be 4 to 12 digits")
+	ErrUnsupported = errors.New("beid: unsupported by this card")
+	ErrIntegrity   = errors.New("beid: integrity check failed")
+	ErrMalformed   = errors.New("beid: malformed card data")
+)
+
+// PINError reports a failed PIN verification. It matches ErrWrongPIN, or
+// ErrPINBlocked when no tries are left.
+type PINError struct {
+	TriesLeft int
+}
+
+func (e *PINError) Error() string { return "beid: wrong PIN" } // TODO: tries left
+
+// Is makes a *PINError match ErrWrongPIN, and ErrPINBlocked at zero tries.
+func (e *PINError) Is(target error) bool {
+	return target == ErrWrongPIN || (target == ErrPINBlocked && e.TriesLeft == 0)
+}
+
+// Card is a Belgian eID card reached through a Transmitter. A Card is not
+// safe for concurrent use: the caller serialises access (the bridge holds a
+// PC/SC transaction per operation).
+type Card struct {
+	t Transmitter
+	// Cached GET CARD DATA so that a session asks once.
+	data *CardData
+}
+
+// New returns a Card that talks through t.
+func New(t Transmitter) *Card { return &Card{t: t} }
+
+// Integrity is the outcome of checking the RRN signatures over the identity
+// and address files and the photo against its hash.
+type Integrity struct {
+	IdentitySignature error // nil when valid
+	AddressSignature  error
+	PhotoHash         error
+	RRNCertificate    error // chain of the RRN certificate to the card's root
+}
+
+// Valid reports whether every check passed.
+func (i Integrity) Valid() bool {
+	return i.IdentitySignature == nil && i.AddressSignature == nil && i.PhotoHash == nil && i.RRNCertificate == nil
+}
+
+// Signature algorithms a card offers for a digest.
+type SignatureAlgorithm int
+
+const (
+	RSAPKCS1v15 SignatureAlgorithm = iota + 1 // applet 1.7
+	ECDSAP384                                 // applet 1.8
+)
+
+// Signature is a signature made by the card. For ECDSA, DER holds the ASN.1
+// form (as crypto/ecdsa.VerifyASN1 takes) and Raw the card's r||s.
+type Signature struct {
+	Algorithm SignatureAlgorithm
+	Hash      crypto.Hash
+	DER       []byte
+	Raw       []byte
+}
+
+// Contents is everything a full read of the card returns.
+type Contents struct {
+	CardData          *CardData
+	Identity          *Identity
+	IdentityFile      []byte // raw identity file as read, padding included
+	IdentitySignature []byte
+	Address           *Address
+	AddressFile       []byte
+	AddressSignature  []byte
+	Photo             []byte // JPEG
+	BasicPublicKey    []byte // applet 1.8 only, nil otherwise
+	AuthCert          *x509.Certificate
+	SignCert          *x509.Certificate
+	CACert            *x509.Certificate
+	RootCert          *x509.Certificate
+	RRNCert           *x509.Certificate
+	Integrity         Integrity
+}
+
+// Pinpad is a reader that can take the PIN on its own keypad (PC/SC part 10
+// FEATURE_VERIFY_PIN_DIRECT). VerifyPINDirect sends the PIN_VERIFY_STRUCTURE
+// built by the driver and returns the card's response APDU.
+type Pinpad interface {
+	VerifyPINDirect(ctx context.Context, verifyStructure []byte) ([]byte, error)
+}
+
+// CardData returns GET CARD DATA, asked once per Card and cached.
+func (c *Card) CardData(ctx context.Context) (*CardData, error) { return nil, ErrUnsupported } // TODO
+
+// ReadFile selects f and reads it whole in the fewest READ BINARY commands.
+func (c *Card) ReadFile(ctx context.Context, f File) ([]byte, error) { return nil, ErrUnsupported } // TODO
+
+// Identity reads and parses the identity file; raw is the file as read.
+func (c *Card) Identity(ctx context.Context) (id *Identity, raw []byte, err error) {
+	return nil, nil, ErrUnsupported // TODO
+}
+
+// Address reads and parses the address file; raw is the file as read.
+func (c *Card) Address(ctx context.Context) (addr *Address, raw []byte, err error) {
+	return nil, nil, ErrUnsupported // TODO
+}
+
+// Photo reads the JPEG photo.
+func (c *Card) Photo(ctx context.Context) ([]byte, error) { return nil, ErrUnsupported } // TODO
+
+// Certificate reads one of the certificate files, without its zero padding.
+func (c *Card) Certificate(ctx context.Context, f File) (*x509.Certificate, error) {
+	return nil, ErrUnsupported // TODO
+}
+
+// ReadAll reads every public file and checks their integrity.
+func (c *Card) ReadAll(ctx context.Context) (*Contents, error) { return nil, ErrUnsupported } // TODO
+
+// PINTriesLeft reports the PIN tries left without spending one. It returns
+// ErrPINBlocked when none are left.
+func (c *Card) PINTriesLeft(ctx context.Context) (int, error) { return 0, ErrUnsupported } // TODO
+
+// VerifyPIN presents pin (ASCII digits) to the card. A wrong PIN gives a
+// *PINError. The PIN is checked for form first, so malformed input never
+// costs a try.
+func (c *Card) VerifyPIN(ctx context.Context, pin []byte) error { return ErrUnsupported } // TODO
+
+// VerifyPINPinpad lets the user enter the PIN on the reader's keypad.
+func (c *Card) VerifyPINPinpad(ctx context.Context, p Pinpad) error { return ErrUnsupported } // TODO
+
+// Sign signs digest, made with hash (SHA-256, SHA-384 or SHA-512), with key.
+// verify, when not nil, is called after MANAGE SECURITY ENVIRONMENT and right
+// before the signature, which is where the non-repudiation key requires its
+// PIN verification; it is expected to call VerifyPIN or VerifyPINPinpad.
+func (c *Card) Sign(ctx context.Context, key Key, hash crypto.Hash, digest []byte, verify func(ctx context.Context) error) (*Signature, error) {
+	return nil, ErrUnsupported // TODO
+}

@@ -1,0 +1,3 @@
+module github.com/cardbridge/cardbridge
+
+go 1.26.8
