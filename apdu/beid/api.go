@@ -1,14 +1,14 @@
 package beid
 
-// This file fixes the package's public API so that the bridge can be built
-// against it while the driver is written. Bodies marked TODO are filled in
-// by the driver work; signatures only change by agreement.
+// This file holds the package's public types. The Card methods live in
+// files named after what they do (files.go, carddata.go, pin.go, sign.go).
 
 import (
 	"context"
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cardbridge/cardbridge/apdu"
@@ -135,6 +135,21 @@ var (
 	ErrUnsupported = errors.New("beid: unsupported by this card")
 	ErrIntegrity   = errors.New("beid: integrity check failed")
 	ErrMalformed   = errors.New("beid: malformed card data")
+
+	// ErrPINRequired means the card refused to sign because the key's PIN
+	// condition is not met: no verification yet for the authentication key,
+	// or none right before the signature for the non-repudiation key.
+	ErrPINRequired = errors.New("beid: PIN verification required")
+	// ErrInvalidDigest means the digest handed to Sign does not have the
+	// length of its hash.
+	ErrInvalidDigest = errors.New("beid: digest length does not match the hash")
+	// ErrNoCertificate means a certificate file holds no certificate, as
+	// on cards of children, who get no signature certificate.
+	ErrNoCertificate = errors.New("beid: no certificate in this file")
+	// ErrPinpadTimeout and ErrPinpadCancelled report a pinpad reader whose
+	// user did not finish, or aborted, entering the PIN. No try is spent.
+	ErrPinpadTimeout   = errors.New("beid: PIN entry on the pinpad timed out")
+	ErrPinpadCancelled = errors.New("beid: PIN entry on the pinpad was cancelled")
 )
 
 // PINError reports a failed PIN verification. It matches ErrWrongPIN, or
@@ -143,7 +158,15 @@ type PINError struct {
 	TriesLeft int
 }
 
-func (e *PINError) Error() string { return "beid: wrong PIN" } // TODO: tries left
+func (e *PINError) Error() string {
+	switch e.TriesLeft {
+	case 0:
+		return "beid: wrong PIN, PIN blocked"
+	case 1:
+		return "beid: wrong PIN, 1 try left"
+	}
+	return fmt.Sprintf("beid: wrong PIN, %d tries left", e.TriesLeft)
+}
 
 // Is makes a *PINError match ErrWrongPIN, and ErrPINBlocked at zero tries.
 func (e *PINError) Is(target error) bool {
@@ -169,11 +192,15 @@ type Integrity struct {
 	AddressSignature  error
 	PhotoHash         error
 	RRNCertificate    error // chain of the RRN certificate to the card's root
+	// BasicKeyHash checks, on applet 1.8 cards, that the basic public key
+	// file hashes to the value the signed identity file carries.
+	BasicKeyHash error
 }
 
 // Valid reports whether every check passed.
 func (i Integrity) Valid() bool {
-	return i.IdentitySignature == nil && i.AddressSignature == nil && i.PhotoHash == nil && i.RRNCertificate == nil
+	return i.IdentitySignature == nil && i.AddressSignature == nil && i.PhotoHash == nil &&
+		i.RRNCertificate == nil && i.BasicKeyHash == nil
 }
 
 // Signature algorithms a card offers for a digest.
@@ -217,51 +244,4 @@ type Contents struct {
 // built by the driver and returns the card's response APDU.
 type Pinpad interface {
 	VerifyPINDirect(ctx context.Context, verifyStructure []byte) ([]byte, error)
-}
-
-// CardData returns GET CARD DATA, asked once per Card and cached.
-func (c *Card) CardData(ctx context.Context) (*CardData, error) { return nil, ErrUnsupported } // TODO
-
-// ReadFile selects f and reads it whole in the fewest READ BINARY commands.
-func (c *Card) ReadFile(ctx context.Context, f File) ([]byte, error) { return nil, ErrUnsupported } // TODO
-
-// Identity reads and parses the identity file; raw is the file as read.
-func (c *Card) Identity(ctx context.Context) (id *Identity, raw []byte, err error) {
-	return nil, nil, ErrUnsupported // TODO
-}
-
-// Address reads and parses the address file; raw is the file as read.
-func (c *Card) Address(ctx context.Context) (addr *Address, raw []byte, err error) {
-	return nil, nil, ErrUnsupported // TODO
-}
-
-// Photo reads the JPEG photo.
-func (c *Card) Photo(ctx context.Context) ([]byte, error) { return nil, ErrUnsupported } // TODO
-
-// Certificate reads one of the certificate files, without its zero padding.
-func (c *Card) Certificate(ctx context.Context, f File) (*x509.Certificate, error) {
-	return nil, ErrUnsupported // TODO
-}
-
-// ReadAll reads every public file and checks their integrity.
-func (c *Card) ReadAll(ctx context.Context) (*Contents, error) { return nil, ErrUnsupported } // TODO
-
-// PINTriesLeft reports the PIN tries left without spending one. It returns
-// ErrPINBlocked when none are left.
-func (c *Card) PINTriesLeft(ctx context.Context) (int, error) { return 0, ErrUnsupported } // TODO
-
-// VerifyPIN presents pin (ASCII digits) to the card. A wrong PIN gives a
-// *PINError. The PIN is checked for form first, so malformed input never
-// costs a try.
-func (c *Card) VerifyPIN(ctx context.Context, pin []byte) error { return ErrUnsupported } // TODO
-
-// VerifyPINPinpad lets the user enter the PIN on the reader's keypad.
-func (c *Card) VerifyPINPinpad(ctx context.Context, p Pinpad) error { return ErrUnsupported } // TODO
-
-// Sign signs digest, made with hash (SHA-256, SHA-384 or SHA-512), with key.
-// verify, when not nil, is called after MANAGE SECURITY ENVIRONMENT and right
-// before the signature, which is where the non-repudiation key requires its
-// PIN verification; it is expected to call VerifyPIN or VerifyPINPinpad.
-func (c *Card) Sign(ctx context.Context, key Key, hash crypto.Hash, digest []byte, verify func(ctx context.Context) error) (*Signature, error) {
-	return nil, ErrUnsupported // TODO
 }
