@@ -99,7 +99,8 @@ func (c Command) String() string {
 
 // ParseCommand decodes a command APDU in any of the four ISO cases, short or
 // extended. It is the inverse of Command.Bytes and is what a simulated card
-// uses to read what the host sent.
+// uses to read what the host sent. Data aliases b but has no spare capacity,
+// so appending to it never overwrites b.
 func ParseCommand(b []byte) (Command, error) {
 	if len(b) < 4 {
 		return Command{}, fmt.Errorf("%w: %d bytes, need at least 4", ErrMalformedCommand, len(b))
@@ -119,9 +120,9 @@ func ParseCommand(b []byte) (Command, error) {
 		lc := int(body[0])
 		switch len(body) {
 		case 1 + lc:
-			c.Data = body[1:]
+			c.Data = body[1 : 1+lc : 1+lc]
 		case 2 + lc:
-			c.Data = body[1 : 1+lc]
+			c.Data = body[1 : 1+lc : 1+lc]
 			c.Le = int(body[1+lc])
 			if c.Le == 0 {
 				c.Le = MaxShortLe
@@ -149,9 +150,9 @@ func ParseCommand(b []byte) (Command, error) {
 	}
 	switch len(body) {
 	case 3 + lc:
-		c.Data = body[3:]
+		c.Data = body[3 : 3+lc : 3+lc]
 	case 5 + lc:
-		c.Data = body[3 : 3+lc]
+		c.Data = body[3 : 3+lc : 3+lc]
 		c.Le = int(body[3+lc])<<8 | int(body[4+lc])
 		if c.Le == 0 {
 			c.Le = MaxExtendedLe

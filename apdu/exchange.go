@@ -36,18 +36,9 @@ var ErrProtocol = errors.New("apdu: card protocol error")
 // the card has nothing more to give. The status word of the final response
 // is returned as is, not as an error; callers check it.
 func Exchange(ctx context.Context, t Transmitter, cmd Command) (Response, error) {
-	resp, err := transmit(ctx, t, cmd)
+	resp, err := transmitExact(ctx, t, cmd)
 	if err != nil {
 		return Response{}, err
-	}
-	if le, ok := resp.SW.ExactLength(); ok {
-		if le == cmd.Le {
-			return Response{}, fmt.Errorf("%w: %s answered %s to its own exact length", ErrProtocol, cmd, resp.SW)
-		}
-		cmd.Le = le
-		if resp, err = transmit(ctx, t, cmd); err != nil {
-			return Response{}, err
-		}
 	}
 	n, more := resp.SW.MoreData()
 	if !more {
@@ -59,14 +50,8 @@ func Exchange(ctx context.Context, t Transmitter, cmd Command) (Response, error)
 			return Response{}, fmt.Errorf("%w: more than %d GET RESPONSE rounds", ErrProtocol, maxGetResponses)
 		}
 		gr := Command{CLA: cmd.CLA & 0x03, INS: InsGetResponse, Le: n} // keep only the channel bits
-		if resp, err = transmit(ctx, t, gr); err != nil {
+		if resp, err = transmitExact(ctx, t, gr); err != nil {
 			return Response{}, err
-		}
-		if le, ok := resp.SW.ExactLength(); ok && le != n {
-			gr.Le = le
-			if resp, err = transmit(ctx, t, gr); err != nil {
-				return Response{}, err
-			}
 		}
 		data = append(data, resp.Data...)
 		n, more = resp.SW.MoreData()
@@ -86,6 +71,31 @@ func Run(ctx context.Context, t Transmitter, cmd Command) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", cmd, err)
 	}
 	return resp.Data, nil
+}
+
+// transmitExact sends cmd and, when the card answers 6Cxx, sends it once
+// more with Le=xx. A 6Cxx answer to a command that already carries that Le,
+// or to the retry, is a protocol error: retrying again could loop forever.
+func transmitExact(ctx context.Context, t Transmitter, cmd Command) (Response, error) {
+	resp, err := transmit(ctx, t, cmd)
+	if err != nil {
+		return Response{}, err
+	}
+	le, ok := resp.SW.ExactLength()
+	if !ok {
+		return resp, nil
+	}
+	if le == cmd.Le {
+		return Response{}, fmt.Errorf("%w: %s answered %s to its own exact length", ErrProtocol, cmd, resp.SW)
+	}
+	cmd.Le = le
+	if resp, err = transmit(ctx, t, cmd); err != nil {
+		return Response{}, err
+	}
+	if _, again := resp.SW.ExactLength(); again {
+		return Response{}, fmt.Errorf("%w: %s answered %s to the retry with the exact length", ErrProtocol, cmd, resp.SW)
+	}
+	return resp, nil
 }
 
 func transmit(ctx context.Context, t Transmitter, cmd Command) (Response, error) {
