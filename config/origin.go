@@ -1,0 +1,95 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// NormalizeOrigin returns the canonical serialisation of a web origin:
+// lowercase scheme and host, no default port, no path, query, fragment or
+// user info. Only https origins are accepted unless allowHTTP is set
+// (developer mode). Hosts must already be ASCII, as browsers send them
+// (IDNs as punycode "xn--" labels): a Unicode host is refused rather than
+// converted, so that the stored and displayed form is exactly what the
+// browser sent.
+func NormalizeOrigin(s string, allowHTTP bool) (string, error) {
+	bad := func(why string) (string, error) {
+		return "", fmt.Errorf("%w: %q: %s", ErrBadOrigin, truncate(s, 80), why)
+	}
+	if s == "" || len(s) > 2048 {
+		return bad("empty or too long")
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return bad("control, space or non-ASCII character")
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return bad("unparsable")
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case scheme == "https":
+	case scheme == "http" && allowHTTP:
+	default:
+		return bad("scheme must be https")
+	}
+	if u.Opaque != "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery ||
+		(u.Path != "" && u.Path != "/") {
+		return bad("an origin has no path, query, fragment or user info")
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "" {
+		return bad("no host")
+	}
+	if strings.Contains(host, ":") { // IPv6 literal
+		if net.ParseIP(host) == nil {
+			return bad("bad IPv6 address")
+		}
+		host = "[" + host + "]"
+	} else {
+		for _, label := range strings.Split(host, ".") {
+			if !validLabel(label) {
+				return bad("bad host name")
+			}
+		}
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return bad("bad port")
+		}
+		if !(scheme == "https" && n == 443) && !(scheme == "http" && n == 80) {
+			host += ":" + strconv.Itoa(n)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return bad("empty port")
+	}
+	return scheme + "://" + host, nil
+}
+
+// validLabel accepts LDH labels (letters, digits, hyphen; 1..63) plus
+// underscore, which appears in real-world host names.
+func validLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
