@@ -1,0 +1,158 @@
+package bridge
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultPort is the TCP port of protocol v1.
+const DefaultPort = 27183
+
+// ProtocolVersion is the protocol version this package speaks.
+const ProtocolVersion = 1
+
+// Config configures a Server. Only Readers is required.
+type Config struct {
+	// Addrs are the host:port addresses ListenAndServe listens on. The
+	// default is 127.0.0.1 and [::1] on Port. Every address that can be
+	// listened on is used; ListenAndServe fails only when none can.
+	Addrs []string
+	// Port is the port the Host header must name (default DefaultPort).
+	Port int
+	// AllowedOrigins are origins the user need not be asked about, such
+	// as the portal an administrator deployed the daemon for.
+	AllowedOrigins []string
+	// OnlyAllowedOrigins refuses the handshake of any origin that is
+	// neither in AllowedOrigins nor in Consents. By default an unknown
+	// https origin may connect, but may call only "version" until the
+	// user consents.
+	OnlyAllowedOrigins bool
+	// DevHTTPOrigins are plain http:// origins that may connect, for
+	// developing a portal locally. Never set it in production.
+	DevHTTPOrigins []string
+	// Readers is the card reader layer.
+	Readers Readers
+	// Prompter shows the user's dialogs. Nil means DenyPrompter: nothing
+	// is ever approved without a user.
+	Prompter Prompter
+	// Consents stores the origins the user allowed for good. Nil means a
+	// fresh MemoryConsentStore.
+	Consents ConsentStore
+	// Logger receives one line per connection and request. Nil discards.
+	Logger *slog.Logger
+	// Limits bound what one page can make the server do; zero fields
+	// take the defaults documented on Limits.
+	Limits Limits
+	// Version is the daemon version reported by "version" and the hello
+	// event (default "0.0.0-dev").
+	Version string
+}
+
+// Limits bound the resources a page can use. Zero fields take defaults.
+type Limits struct {
+	MaxMessageBytes   int64         // largest incoming message (64 KiB)
+	MaxConns          int           // open connections in all (32)
+	MaxConnsPerOrigin int           // open connections per origin (8)
+	RatePerSecond     float64       // requests per second per connection (20)
+	RateBurst         int           // request burst per connection (40)
+	MaxPending        int           // unanswered requests per connection (8)
+	RequestTimeout    time.Duration // methods without a dialog (30 s)
+	PromptTimeout     time.Duration // methods that may show a dialog (120 s)
+	WriteTimeout      time.Duration // one frame write (10 s)
+	PingInterval      time.Duration // keepalive pings (30 s); a pong is due within twice that
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxMessageBytes <= 0 {
+		l.MaxMessageBytes = 64 << 10
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = 32
+	}
+	if l.MaxConnsPerOrigin <= 0 {
+		l.MaxConnsPerOrigin = 8
+	}
+	if l.RatePerSecond <= 0 {
+		l.RatePerSecond = 20
+	}
+	if l.RateBurst <= 0 {
+		l.RateBurst = 40
+	}
+	if l.MaxPending <= 0 {
+		l.MaxPending = 8
+	}
+	if l.RequestTimeout <= 0 {
+		l.RequestTimeout = 30 * time.Second
+	}
+	if l.PromptTimeout <= 0 {
+		l.PromptTimeout = 120 * time.Second
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = 10 * time.Second
+	}
+	if l.PingInterval <= 0 {
+		l.PingInterval = 30 * time.Second
+	}
+	return l
+}
+
+// CanonicalOrigin returns the ASCII serialisation of a web origin as
+// browsers send it in the Origin header ("https://host[:port]", lower case,
+// no default port), or an error when s is not an http or https origin.
+// Paths, queries, fragments and credentials are refused rather than
+// stripped: a browser never sends them, so their presence means a forged
+// or mistyped value.
+func CanonicalOrigin(s string) (string, error) {
+	if s == "" || len(s) > 2048 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "", fmt.Errorf("bridge: invalid origin %q", trimForError(s))
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("bridge: invalid origin %q: %w", trimForError(s), err)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if (scheme != "https" && scheme != "http") || u.Opaque != "" || u.User != nil || u.Host == "" ||
+		u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", fmt.Errorf("bridge: invalid origin %q", trimForError(s))
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "" || strings.HasSuffix(host, ".") {
+		return "", fmt.Errorf("bridge: invalid origin %q", trimForError(s))
+	}
+	port := u.Port()
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("bridge: invalid origin %q: bad port", trimForError(s))
+		}
+		port = strconv.Itoa(n)
+		if (scheme == "https" && n == 443) || (scheme == "http" && n == 80) {
+			port = ""
+		}
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, nil
+}
+
+func trimForError(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "..."
+	}
+	return s
+}
+
+// defaultAddrs are the loopback addresses of both IP families.
+func defaultAddrs(port int) []string {
+	p := strconv.Itoa(port)
+	return []string{net.JoinHostPort("127.0.0.1", p), net.JoinHostPort("::1", p)}
+}

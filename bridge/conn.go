@@ -1,0 +1,493 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+)
+
+// maxIDLen bounds string request ids, in characters.
+const maxIDLen = 64
+
+// outFrame is one frame for the writer goroutine. A non-zero closeCode
+// makes the writer send a close frame after data and stop.
+type outFrame struct {
+	data        []byte
+	closeCode   int
+	closeReason string
+}
+
+// conn is one page's WebSocket session.
+type conn struct {
+	s      *Server
+	ws     *websocket.Conn
+	origin string
+
+	ctx    context.Context // done when the connection ends
+	cancel context.CancelFunc
+
+	out        chan outFrame
+	writerDone chan struct{}
+	evMu       sync.Mutex
+	ev         []byte        // latest undelivered event, coalesced
+	evSig      chan struct{} // signalled when ev is set
+
+	limiter *rate.Limiter
+	reqWG   sync.WaitGroup
+
+	mu      sync.Mutex
+	pending map[string]context.CancelCauseFunc // by canonical id
+
+	// consentSem serialises consent dialogs of one connection, so that
+	// concurrent requests ask once. onceAllowed and denied are guarded
+	// by it.
+	consentSem  chan struct{}
+	onceAllowed bool
+	denied      bool
+}
+
+func newConn(s *Server, ws *websocket.Conn, origin string) *conn {
+	c := &conn{
+		s:          s,
+		ws:         ws,
+		origin:     origin,
+		out:        make(chan outFrame, 16),
+		writerDone: make(chan struct{}),
+		evSig:      make(chan struct{}, 1),
+		limiter:    rate.NewLimiter(rate.Limit(s.limits.RatePerSecond), s.limits.RateBurst),
+		pending:    make(map[string]context.CancelCauseFunc),
+		consentSem: make(chan struct{}, 1),
+	}
+	c.ctx, c.cancel = context.WithCancel(s.baseCtx)
+	return c
+}
+
+// serve runs the connection until the page or the server ends it.
+func (c *conn) serve() {
+	start := time.Now()
+	c.s.log.Info("connected", "origin", c.origin)
+	go c.writeLoop()
+	c.sendJSON(event{Event: "hello", Data: map[string]any{"protocol": ProtocolVersion, "version": c.s.cfg.Version}})
+	closing := c.readLoop()
+	if closing {
+		// Give the writer the chance to flush the final error and the
+		// close frame the read loop queued.
+		t := time.NewTimer(c.s.limits.WriteTimeout)
+		select {
+		case <-c.writerDone:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	c.cancel()
+	c.ws.Close()
+	<-c.writerDone
+	c.s.hub.unsubscribe(c)
+	c.reqWG.Wait()
+	c.s.log.Info("disconnected", "origin", c.origin, "duration", time.Since(start).Round(time.Millisecond))
+}
+
+// goAway closes the connection for a server shutdown.
+func (c *conn) goAway() {
+	select {
+	case c.out <- outFrame{closeCode: websocket.CloseGoingAway, closeReason: "server shutting down"}:
+	default:
+	}
+	// The read loop is blocked in a read; closing the socket ends it.
+	time.AfterFunc(time.Second, func() { c.ws.Close() })
+}
+
+// readLoop reads requests until the connection fails. It reports whether
+// it queued a close frame the writer should be given time to send.
+func (c *conn) readLoop() bool {
+	l := c.s.limits
+	pongWait := 2*l.PingInterval + l.WriteTimeout
+	c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	c.ws.SetPongHandler(func(string) error {
+		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	})
+	// Our own limit below answers MESSAGE_TOO_LARGE before closing; this
+	// one is a backstop in case a message slips past it.
+	c.ws.SetReadLimit(l.MaxMessageBytes + 1024)
+	for {
+		typ, r, err := c.ws.NextReader()
+		if err != nil {
+			return false
+		}
+		c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		// Read one byte more than allowed to tell "at the limit" from
+		// "over it" without buffering an oversized message.
+		data, err := io.ReadAll(io.LimitReader(r, l.MaxMessageBytes+1))
+		if err != nil {
+			return false
+		}
+		if int64(len(data)) > l.MaxMessageBytes {
+			c.s.log.Warn("message too large", "origin", c.origin)
+			c.queueClose(errorResponse(nil, newError(CodeMessageTooLarge, "message larger than "+strconv.FormatInt(l.MaxMessageBytes, 10)+" bytes")),
+				websocket.CloseMessageTooBig, "message too large")
+			return true
+		}
+		if typ != websocket.TextMessage {
+			c.sendJSON(errorResponse(nil, newError(CodeBadRequest, "binary frames are not supported")))
+			continue
+		}
+		c.handle(data)
+	}
+}
+
+// request is an incoming request as decoded from JSON.
+type request struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+}
+
+type response struct {
+	ID     json.RawMessage `json:"id"`
+	Result any             `json:"result,omitempty"`
+	Error  *wireError      `json:"error,omitempty"`
+}
+
+type wireError struct {
+	Code    Code           `json:"code"`
+	Message string         `json:"message"`
+	Data    map[string]any `json:"data,omitempty"`
+}
+
+type event struct {
+	Event string `json:"event"`
+	Data  any    `json:"data"`
+}
+
+var jsonNull = json.RawMessage("null")
+
+func errorResponse(id json.RawMessage, e *Error) response {
+	if id == nil {
+		id = jsonNull
+	}
+	return response{ID: id, Error: &wireError{Code: e.Code, Message: e.Message, Data: e.Data}}
+}
+
+// canonicalID validates a request id (a string of at most 64 characters or
+// an integer) and returns it in one canonical JSON form, so that the same
+// id spelled with different escapes is one id.
+func canonicalID(raw json.RawMessage) (json.RawMessage, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, false
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil || utf8.RuneCountInString(s) > maxIDLen {
+			return nil, false
+		}
+		b, err := json.Marshal(s)
+		return b, err == nil
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		return strconv.AppendInt(nil, n, 10), true
+	}
+	return nil, false
+}
+
+// handle decodes one message and answers it or starts the method.
+func (c *conn) handle(data []byte) {
+	var req request
+	if err := json.Unmarshal(data, &req); err != nil {
+		c.sendJSON(errorResponse(nil, newError(CodeBadRequest, "malformed JSON request")))
+		return
+	}
+	id, ok := canonicalID(req.ID)
+	if !ok {
+		c.sendJSON(errorResponse(nil, newError(CodeBadRequest, "id must be a string of at most 64 characters or an integer")))
+		return
+	}
+	// Counted after decoding so that the page learns which request was
+	// refused; decoding is bounded by the message size limit.
+	if !c.limiter.Allow() {
+		c.sendJSON(errorResponse(id, newError(CodeRateLimited, "too many requests; slow down")))
+		return
+	}
+	if req.Method == "" {
+		c.sendJSON(errorResponse(id, newError(CodeBadRequest, "method missing")))
+		return
+	}
+	params := bytes.TrimSpace(req.Params)
+	if len(params) == 0 || bytes.Equal(params, jsonNull) {
+		params = []byte("{}")
+	}
+	if params[0] != '{' {
+		c.sendJSON(errorResponse(id, newError(CodeBadRequest, "params must be an object")))
+		return
+	}
+	if req.Method == "cancel" {
+		c.handleCancel(id, params)
+		return
+	}
+	m, ok := lookupMethod(req.Method)
+	if !ok {
+		c.sendJSON(errorResponse(id, newError(CodeUnknownMethod, "unknown method")))
+		return
+	}
+
+	key := string(id)
+	timeout := c.s.limits.RequestTimeout
+	if m.prompts || (m.consent && !c.hasConsent()) {
+		timeout = c.s.limits.PromptTimeout
+	}
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	c.mu.Lock()
+	if _, dup := c.pending[key]; dup {
+		c.mu.Unlock()
+		cancel(nil)
+		c.sendJSON(errorResponse(id, newError(CodeBadRequest, "a request with this id is still pending")))
+		return
+	}
+	if len(c.pending) >= c.s.limits.MaxPending {
+		c.mu.Unlock()
+		cancel(nil)
+		c.sendJSON(errorResponse(id, newError(CodeTooManyPending, "too many requests pending")))
+		return
+	}
+	c.pending[key] = cancel
+	c.mu.Unlock()
+
+	c.reqWG.Add(1)
+	go func() {
+		defer c.reqWG.Done()
+		defer func() {
+			c.mu.Lock()
+			delete(c.pending, key)
+			c.mu.Unlock()
+			cancel(nil)
+		}()
+		tctx, tcancel := context.WithTimeout(ctx, timeout)
+		defer tcancel()
+		c.run(tctx, id, req.Method, m, params)
+	}()
+}
+
+// handleCancel cancels a pending request of this connection.
+func (c *conn) handleCancel(id json.RawMessage, params []byte) {
+	var p struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(params, &p) != nil {
+		c.sendJSON(errorResponse(id, newError(CodeBadRequest, "invalid params")))
+		return
+	}
+	target, ok := canonicalID(p.ID)
+	if !ok {
+		c.sendJSON(errorResponse(id, newError(CodeBadRequest, "params.id must be a request id")))
+		return
+	}
+	c.mu.Lock()
+	cancel, found := c.pending[string(target)]
+	c.mu.Unlock()
+	if found {
+		cancel(errRequestCancelled)
+	}
+	c.sendJSON(response{ID: id, Result: map[string]bool{"cancelled": found}})
+}
+
+// run executes one method and sends its answer.
+func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m method, params []byte) {
+	start := time.Now()
+	rc := &reqCtx{conn: c, method: name}
+	var result any
+	var err error
+	if m.consent {
+		err = c.ensureConsent(ctx)
+	}
+	if err == nil {
+		result, err = m.fn(ctx, rc, params)
+	}
+	outcome := "ok"
+	if err != nil {
+		e := toError(ctx, err)
+		outcome = string(e.Code)
+		c.sendJSON(errorResponse(id, e))
+		if e.Code == CodeInternal {
+			c.s.log.Error("internal error", "origin", c.origin, "method", name, "err", err)
+		}
+	} else {
+		c.sendJSON(response{ID: id, Result: result})
+		if rc.afterSend != nil {
+			rc.afterSend()
+		}
+	}
+	attrs := []any{"origin", c.origin, "method", name, "outcome", outcome,
+		"duration", time.Since(start).Round(time.Millisecond)}
+	if rc.reader != "" {
+		attrs = append(attrs, "reader", rc.reader)
+	}
+	attrs = append(attrs, rc.logAttrs...)
+	c.s.log.Info("request", attrs...)
+}
+
+// hasConsent reports whether card methods may run without a dialog.
+func (c *conn) hasConsent() bool {
+	if c.s.preConsented(c.origin) {
+		return true
+	}
+	select {
+	case c.consentSem <- struct{}{}:
+		ok := c.onceAllowed
+		<-c.consentSem
+		return ok
+	default:
+		return false // a consent dialog is open
+	}
+}
+
+// ensureConsent asks the user, once per connection, whether the origin
+// may use the card, unless the origin is allowed already.
+func (c *conn) ensureConsent(ctx context.Context) error {
+	if c.s.preConsented(c.origin) {
+		return nil
+	}
+	select {
+	case c.consentSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.consentSem }()
+	if c.onceAllowed {
+		return nil
+	}
+	if c.denied {
+		// Asked and refused on this connection: a page must not be able
+		// to re-open the dialog until the user gives in.
+		return newError(CodeConsentDenied, "the user did not allow this site to use the card")
+	}
+	d, err := c.s.prompts.consent(ctx, ConsentRequest{Origin: c.origin})
+	if err != nil {
+		return err
+	}
+	c.s.log.Info("consent", "origin", c.origin, "decision", d.String())
+	switch d {
+	case AllowAlways:
+		if err := c.s.consents.Allow(c.origin); err != nil {
+			c.s.log.Error("cannot store consent", "origin", c.origin, "err", err)
+		}
+		c.onceAllowed = true
+		return nil
+	case AllowOnce:
+		c.onceAllowed = true
+		return nil
+	}
+	c.denied = true
+	return newError(CodeConsentDenied, "the user did not allow this site to use the card")
+}
+
+// sendJSON queues v for the writer. It gives up when the connection ends.
+func (c *conn) sendJSON(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.s.log.Error("cannot encode message", "err", err)
+		b, _ = json.Marshal(errorResponse(nil, newError(CodeInternal, "internal error")))
+	}
+	select {
+	case c.out <- outFrame{data: b}:
+	case <-c.ctx.Done():
+	}
+}
+
+// queueClose queues a last message and a close frame.
+func (c *conn) queueClose(v any, code int, reason string) {
+	b, _ := json.Marshal(v)
+	select {
+	case c.out <- outFrame{data: b, closeCode: code, closeReason: reason}:
+	case <-c.ctx.Done():
+	}
+}
+
+// sendEvent replaces any undelivered event: events carry full state, so
+// a slow page loses nothing by seeing only the latest one.
+func (c *conn) sendEvent(b []byte) {
+	c.evMu.Lock()
+	c.ev = b
+	c.evMu.Unlock()
+	select {
+	case c.evSig <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop is the connection's only writer of data frames.
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	ping := time.NewTicker(c.s.limits.PingInterval)
+	defer ping.Stop()
+	write := func(b []byte) bool {
+		c.ws.SetWriteDeadline(time.Now().Add(c.s.limits.WriteTimeout))
+		if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+			// A page that does not read gets its connection dropped
+			// rather than holding our goroutines.
+			c.cancel()
+			c.ws.Close()
+			return false
+		}
+		return true
+	}
+	frame := func(f outFrame) bool {
+		if f.data != nil && !write(f.data) {
+			return false
+		}
+		if f.closeCode != 0 {
+			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(f.closeCode, f.closeReason),
+				time.Now().Add(c.s.limits.WriteTimeout))
+			return false
+		}
+		return true
+	}
+	for {
+		// Responses first, so that the answer to "readers" goes out
+		// before the events it subscribed to.
+		select {
+		case f := <-c.out:
+			if !frame(f) {
+				return
+			}
+			continue
+		default:
+		}
+		select {
+		case f := <-c.out:
+			if !frame(f) {
+				return
+			}
+		case <-c.evSig:
+			c.evMu.Lock()
+			b := c.ev
+			c.ev = nil
+			c.evMu.Unlock()
+			if b != nil && !write(b) {
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.limits.WriteTimeout)); err != nil {
+				if !errors.Is(err, websocket.ErrCloseSent) {
+					c.cancel()
+					c.ws.Close()
+				}
+				return
+			}
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// watchHub runs the server's single reader watcher and fans its changes out
+// to the connections that asked for them with a successful "readers" call.
+// The watcher runs only while someone listens, so that an idle daemon does
+// not keep the smart card service busy.
+type watchHub struct {
+	s *Server
+
+	mu      sync.Mutex
+	subs    map[*conn]struct{}
+	current []ReaderInfo // last state the watcher saw or was given
+	stop    context.CancelFunc
+}
+
+func newWatchHub(s *Server) *watchHub {
+	return &watchHub{s: s, subs: make(map[*conn]struct{})}
+}
+
+// subscribe adds c, which has just been told listed. When the watcher knows
+// a newer state than listed, c gets it at once, so that no change falls
+// between the "readers" answer and the subscription.
+func (h *watchHub) subscribe(c *conn, listed []ReaderInfo) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[c]; ok {
+		if !EqualReaders(h.current, listed) {
+			c.sendEvent(readersEvent(h.current, nil))
+		}
+		return
+	}
+	h.subs[c] = struct{}{}
+	if h.stop == nil {
+		ctx, cancel := context.WithCancel(h.s.baseCtx)
+		h.stop = cancel
+		h.current = listed
+		go h.run(ctx, listed)
+		return
+	}
+	if !EqualReaders(h.current, listed) {
+		c.sendEvent(readersEvent(h.current, nil))
+	}
+}
+
+func (h *watchHub) unsubscribe(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.subs, c)
+	if len(h.subs) == 0 && h.stop != nil {
+		h.stop()
+		h.stop = nil
+		h.current = nil
+	}
+}
+
+// run watches until ctx is done. Errors (the smart card service stopped)
+// are told to the subscribers once, then the list is polled with backoff
+// until it can be read again.
+func (h *watchHub) run(ctx context.Context, known []ReaderInfo) {
+	const minBackoff, maxBackoff = 250 * time.Millisecond, 5 * time.Second
+	backoff := minBackoff
+	failing := false
+	for {
+		var list []ReaderInfo
+		var err error
+		if failing {
+			list, err = h.s.cfg.Readers.List(ctx)
+		} else {
+			list, err = h.s.cfg.Readers.Watch(ctx, known)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if !failing {
+				failing = true
+				h.broadcast(ctx, nil, toError(nil, err))
+			}
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(backoff*2, maxBackoff)
+			continue
+		}
+		if failing || !EqualReaders(list, known) {
+			h.broadcast(ctx, list, nil)
+		}
+		failing = false
+		backoff = minBackoff
+		known = list
+	}
+}
+
+func (h *watchHub) broadcast(ctx context.Context, list []ReaderInfo, e *Error) {
+	b := readersEvent(list, e)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ctx.Err() != nil {
+		return // a newer watcher may own h.current now
+	}
+	h.current = list
+	for c := range h.subs {
+		c.sendEvent(b)
+	}
+}
+
+func readersEvent(list []ReaderInfo, e *Error) []byte {
+	data := map[string]any{"readers": readersJSON(list)}
+	if e != nil {
+		data["error"] = wireError{Code: e.Code, Message: e.Message}
+	}
+	b, _ := json.Marshal(event{Event: "readers", Data: data})
+	return b
+}

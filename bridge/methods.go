@@ -1,0 +1,601 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/cardbridge/cardbridge/apdu"
+	"github.com/cardbridge/cardbridge/apdu/beid"
+)
+
+// method is one protocol method.
+type method struct {
+	fn func(ctx context.Context, rc *reqCtx, params []byte) (any, error)
+	// consent: the origin must be allowed by the user first.
+	consent bool
+	// prompts: the method always shows a dialog, so it gets the longer
+	// timeout.
+	prompts bool
+}
+
+// lookupMethod returns the method called name.
+func lookupMethod(name string) (method, bool) {
+	switch name {
+	case "version":
+		return method{fn: mVersion}, true
+	case "readers":
+		return method{fn: mReaders, consent: true}, true
+	case "card":
+		return method{fn: mCard, consent: true}, true
+	case "identity":
+		return method{fn: mIdentity, consent: true}, true
+	case "address":
+		return method{fn: mAddress, consent: true}, true
+	case "photo":
+		return method{fn: mPhoto, consent: true}, true
+	case "certificates":
+		return method{fn: mCertificates, consent: true}, true
+	case "pin.verify":
+		return method{fn: mPINVerify, consent: true, prompts: true}, true
+	case "authenticate":
+		return method{fn: mAuthenticate, consent: true, prompts: true}, true
+	case "sign":
+		return method{fn: mSign, consent: true, prompts: true}, true
+	}
+	return method{}, false
+}
+
+// reqCtx is what a method knows about its request besides params.
+type reqCtx struct {
+	conn   *conn
+	method string
+	reader string // the reader the request used, for the log
+	// logAttrs are extra key/value pairs for the request's log line.
+	// Nothing secret goes here: no PIN, no full national number.
+	logAttrs []any
+	// afterSend runs once the response is queued.
+	afterSend func()
+}
+
+func (rc *reqCtx) server() *Server { return rc.conn.s }
+
+// decodeParams decodes params into v. Unknown members are ignored so that
+// later protocol versions can add optional ones.
+func decodeParams(params []byte, v any) error {
+	if err := json.Unmarshal(params, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return newError(CodeBadRequest, "invalid params: wrong type for "+te.Field)
+		}
+		return newError(CodeBadRequest, "invalid params")
+	}
+	return nil
+}
+
+type readerParams struct {
+	Reader *string `json:"reader"`
+}
+
+// resolve finds the reader a request is about.
+func (rc *reqCtx) resolve(ctx context.Context, reader *string) (ReaderInfo, error) {
+	list, err := rc.server().cfg.Readers.List(ctx)
+	if err != nil {
+		return ReaderInfo{}, err
+	}
+	var info ReaderInfo
+	var e *Error
+	if reader != nil {
+		info, e = findReader(list, *reader)
+	} else {
+		info, e = pickReader(list)
+	}
+	if e != nil {
+		return ReaderInfo{}, e
+	}
+	rc.reader = info.Name
+	return info, nil
+}
+
+// withCard runs fn on the card in reader under the reader's lock and an
+// exclusive card session.
+func (rc *reqCtx) withCard(ctx context.Context, info ReaderInfo, fn func(ctx context.Context, sess CardSession, card *beid.Card) error) error {
+	unlock, err := rc.server().lockReader(ctx, info.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	sess, err := rc.server().cfg.Readers.Open(ctx, info.Name)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	return fn(ctx, sess, beid.New(sess))
+}
+
+// readCard resolves the reader from params and runs fn on its card.
+func (rc *reqCtx) readCard(ctx context.Context, params []byte, fn func(ctx context.Context, info ReaderInfo, card *beid.Card) error) error {
+	var p readerParams
+	if err := decodeParams(params, &p); err != nil {
+		return err
+	}
+	info, err := rc.resolve(ctx, p.Reader)
+	if err != nil {
+		return err
+	}
+	return rc.withCard(ctx, info, func(ctx context.Context, _ CardSession, card *beid.Card) error {
+		return fn(ctx, info, card)
+	})
+}
+
+func mVersion(_ context.Context, rc *reqCtx, _ []byte) (any, error) {
+	return map[string]any{"protocol": ProtocolVersion, "version": rc.server().cfg.Version, "os": runtime.GOOS}, nil
+}
+
+func mReaders(ctx context.Context, rc *reqCtx, _ []byte) (any, error) {
+	list, err := rc.server().cfg.Readers.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Subscribe once the answer is queued, so that events follow it.
+	rc.afterSend = func() { rc.server().hub.subscribe(rc.conn, list) }
+	return map[string]any{"readers": readersJSON(list)}, nil
+}
+
+func mCard(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
+	var out map[string]any
+	err := rc.readCard(ctx, params, func(ctx context.Context, info ReaderInfo, card *beid.Card) error {
+		cd, err := card.CardData(ctx)
+		if err != nil {
+			return err
+		}
+		id, _, err := card.Identity(ctx)
+		if err != nil {
+			return err
+		}
+		out = map[string]any{
+			"reader":     info.Name,
+			"type":       "beid",
+			"applet":     appletString(cd.AppletVersion),
+			"cardNumber": id.CardNumber,
+			"serial":     hexUpper(cd.Serial),
+			"atr":        hexUpper(info.ATR),
+		}
+		return nil
+	})
+	return out, err
+}
+
+func mIdentity(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
+	var out map[string]any
+	err := rc.readCard(ctx, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) error {
+		c := &beid.Contents{}
+		var err error
+		if c.Identity, c.IdentityFile, err = card.Identity(ctx); err != nil {
+			return err
+		}
+		if err := readSignatureChain(ctx, card, c); err != nil {
+			return err
+		}
+		in := beid.VerifyIntegrity(c)
+		out = map[string]any{
+			"identity":  identityToJSON(c.Identity),
+			"integrity": integrityOf(in.IdentitySignature, in.RRNCertificate),
+		}
+		rc.logAttrs = append(rc.logAttrs, "nationalNumber", maskNationalNumber(c.Identity.NationalNumber))
+		return nil
+	})
+	return out, err
+}
+
+func mAddress(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
+	var out map[string]any
+	err := rc.readCard(ctx, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) error {
+		c := &beid.Contents{}
+		var err error
+		if c.Address, c.AddressFile, err = card.Address(ctx); err != nil {
+			return err
+		}
+		if c.AddressSignature, err = card.ReadFile(ctx, beid.FileAddressSignature); err != nil {
+			return err
+		}
+		if err := readSignatureChain(ctx, card, c); err != nil {
+			return err
+		}
+		in := beid.VerifyIntegrity(c)
+		out = map[string]any{
+			"address":   addressJSON{Street: c.Address.Street, ZipCode: c.Address.ZipCode, Municipality: c.Address.Municipality},
+			"integrity": integrityOf(in.AddressSignature, in.RRNCertificate),
+		}
+		return nil
+	})
+	return out, err
+}
+
+func mPhoto(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
+	var out map[string]any
+	err := rc.readCard(ctx, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) error {
+		c := &beid.Contents{}
+		var err error
+		if c.Photo, err = card.Photo(ctx); err != nil {
+			return err
+		}
+		// The photo is trusted through its hash in the signed identity
+		// file, so that signature is part of the photo's integrity.
+		if c.Identity, c.IdentityFile, err = card.Identity(ctx); err != nil {
+			return err
+		}
+		if err := readSignatureChain(ctx, card, c); err != nil {
+			return err
+		}
+		in := beid.VerifyIntegrity(c)
+		out = map[string]any{
+			"photo":     base64.StdEncoding.EncodeToString(c.Photo),
+			"mimeType":  "image/jpeg",
+			"integrity": integrityOf(in.PhotoHash, in.IdentitySignature, in.RRNCertificate),
+		}
+		return nil
+	})
+	return out, err
+}
+
+// readSignatureChain reads what checking an RRN signature needs: the
+// identity signature file (the address signature covers it too), the RRN
+// certificate and the card's root certificate.
+func readSignatureChain(ctx context.Context, card *beid.Card, c *beid.Contents) error {
+	var err error
+	if c.IdentitySignature, err = card.ReadFile(ctx, beid.FileIdentitySignature); err != nil {
+		return err
+	}
+	if c.RRNCert, err = card.Certificate(ctx, beid.FileRRNCert); err != nil {
+		return err
+	}
+	c.RootCert, err = card.Certificate(ctx, beid.FileRootCert)
+	return err
+}
+
+func mCertificates(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
+	out := map[string]any{}
+	err := rc.readCard(ctx, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) error {
+		for _, f := range []struct {
+			key  string
+			file beid.File
+		}{
+			{"authentication", beid.FileAuthCert},
+			{"signing", beid.FileSignCert},
+			{"ca", beid.FileCACert},
+			{"root", beid.FileRootCert},
+			{"rrn", beid.FileRRNCert},
+		} {
+			cert, err := card.Certificate(ctx, f.file)
+			switch {
+			case err == nil:
+				out[f.key] = base64.StdEncoding.EncodeToString(cert.Raw)
+			case errors.Is(err, beid.ErrNoCertificate), errors.Is(err, apdu.ErrFileNotFound):
+				// Children's cards carry no signing (or authentication)
+				// certificate.
+				out[f.key] = nil
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// pinGate is a PIN verification prepared before the card session that
+// uses it: tries left were read and the dialogs answered without holding
+// the card, so that a slow user does not block the reader for others.
+type pinGate struct {
+	serial []byte // card the dialogs were about
+	pinpad bool
+	pin    []byte
+}
+
+func (g *pinGate) wipe() { wipe(g.pin) }
+
+// preparePIN reads the tries left and asks for the PIN. Nothing it does
+// costs a try: a blocked PIN, a refused last try or a cancelled dialog end
+// the request before any VERIFY.
+func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docName string) (*pinGate, error) {
+	g := &pinGate{}
+	tries := -1
+	err := rc.withCard(ctx, info, func(ctx context.Context, sess CardSession, card *beid.Card) error {
+		cd, err := card.CardData(ctx)
+		if err != nil {
+			return err
+		}
+		g.serial = bytes.Clone(cd.Serial)
+		g.pinpad = sess.Pinpad() != nil
+		tries, err = card.PINTriesLeft(ctx)
+		if errors.Is(err, beid.ErrUnsupported) {
+			// Applet 1.1 cannot tell without spending a try.
+			tries, err = -1, nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := rc.server()
+	req := PINRequest{Origin: rc.conn.origin, Reader: info.Name, Purpose: purpose, TriesLeft: tries, DocumentName: docName}
+	if tries == 1 {
+		ok, err := s.prompts.confirmLastTry(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, &Error{Code: CodePINLastTry, Message: "one PIN try is left and the user chose not to use it",
+				Data: map[string]any{"triesLeft": 1}}
+		}
+	}
+	if !g.pinpad {
+		pin, err := s.prompts.pin(ctx, req)
+		if err != nil {
+			wipe(pin)
+			return nil, err
+		}
+		if len(pin) == 0 {
+			return nil, ErrPromptCancelled
+		}
+		g.pin = pin
+	}
+	return g, nil
+}
+
+// verify presents the PIN; it is the verify callback of beid.Card.Sign.
+func (g *pinGate) verify(ctx context.Context, sess CardSession, card *beid.Card) error {
+	if g.pinpad {
+		return card.VerifyPINPinpad(ctx, sess.Pinpad())
+	}
+	return card.VerifyPIN(ctx, g.pin)
+}
+
+// sameCard makes sure the card in the reader is still the one the user
+// was asked about: it could have been swapped while a dialog was open.
+func (g *pinGate) sameCard(ctx context.Context, card *beid.Card) error {
+	cd, err := card.CardData(ctx)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(cd.Serial, g.serial) {
+		return &Error{Code: CodeCardRemoved, Message: "the card was replaced by another one"}
+	}
+	return nil
+}
+
+func mPINVerify(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
+	var p readerParams
+	if err := decodeParams(params, &p); err != nil {
+		return nil, err
+	}
+	info, err := rc.resolve(ctx, p.Reader)
+	if err != nil {
+		return nil, err
+	}
+	g, err := rc.preparePIN(ctx, info, PurposeVerify, "")
+	if err != nil {
+		return nil, err
+	}
+	defer g.wipe()
+	err = rc.withCard(ctx, info, func(ctx context.Context, sess CardSession, card *beid.Card) error {
+		if err := g.sameCard(ctx, card); err != nil {
+			return err
+		}
+		return g.verify(ctx, sess, card)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"verified": true}, nil
+}
+
+// Web eID token constants. The format string is the one the Web eID
+// application emits; validators accept any "web-eid:1" minor version.
+const (
+	webEIDFormat   = "web-eid:1.0"
+	minNonceLen    = 44
+	maxNonceLen    = 128
+	maxDocNameLen  = 200
+	appVersionBase = "https://cardbridge.invalid/releases/"
+)
+
+// webEIDAlgorithm returns the JWA name and hash for a certificate key:
+// ES256/384/512 by curve, RS256 for RSA.
+func webEIDAlgorithm(pub any) (string, crypto.Hash, error) {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return "ES256", crypto.SHA256, nil
+		case elliptic.P384():
+			return "ES384", crypto.SHA384, nil
+		case elliptic.P521():
+			return "ES512", crypto.SHA512, nil
+		}
+	case *rsa.PublicKey:
+		return "RS256", crypto.SHA256, nil
+	}
+	return "", 0, &Error{Code: CodeCardError, Message: "unsupported authentication key type"}
+}
+
+// WebEIDSignedValue returns what a Web eID v1 token signs: hash(origin)
+// followed by hash(nonce), with the hash of the token's algorithm. The card
+// signs this value's hash, as JWS does.
+func WebEIDSignedValue(h crypto.Hash, origin, nonce string) []byte {
+	ho := h.New()
+	ho.Write([]byte(origin))
+	hn := h.New()
+	hn.Write([]byte(nonce))
+	return hn.Sum(ho.Sum(nil))
+}
+
+func mAuthenticate(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
+	var p struct {
+		Reader         *string `json:"reader"`
+		ChallengeNonce string  `json:"challengeNonce"`
+	}
+	if err := decodeParams(params, &p); err != nil {
+		return nil, err
+	}
+	if n := len(p.ChallengeNonce); n < minNonceLen || n > maxNonceLen || !printableASCII(p.ChallengeNonce) {
+		return nil, newError(CodeBadRequest, fmt.Sprintf("challengeNonce must be %d to %d printable ASCII characters", minNonceLen, maxNonceLen))
+	}
+	info, err := rc.resolve(ctx, p.Reader)
+	if err != nil {
+		return nil, err
+	}
+	g, err := rc.preparePIN(ctx, info, PurposeAuthenticate, "")
+	if err != nil {
+		return nil, err
+	}
+	defer g.wipe()
+	var out map[string]any
+	err = rc.withCard(ctx, info, func(ctx context.Context, sess CardSession, card *beid.Card) error {
+		if err := g.sameCard(ctx, card); err != nil {
+			return err
+		}
+		cert, err := card.Certificate(ctx, beid.FileAuthCert)
+		if err != nil {
+			return err
+		}
+		alg, h, err := webEIDAlgorithm(cert.PublicKey)
+		if err != nil {
+			return err
+		}
+		// The origin is the one of the handshake, never one the page
+		// names: that is what binds the token to the site.
+		d := h.New()
+		d.Write(WebEIDSignedValue(h, rc.conn.origin, p.ChallengeNonce))
+		sig, err := card.Sign(ctx, beid.KeyAuthentication, h, d.Sum(nil), func(ctx context.Context) error {
+			return g.verify(ctx, sess, card)
+		})
+		if err != nil {
+			return err
+		}
+		out = map[string]any{
+			"unverifiedCertificate": base64.StdEncoding.EncodeToString(cert.Raw),
+			"algorithm":             alg,
+			"signature":             base64.StdEncoding.EncodeToString(sig.Raw),
+			"format":                webEIDFormat,
+			"appVersion":            appVersionBase + rc.server().cfg.Version,
+		}
+		return nil
+	})
+	return out, err
+}
+
+// hashByName maps the protocol's hash names to hashes.
+func hashByName(name string) (crypto.Hash, bool) {
+	switch name {
+	case "SHA-256":
+		return crypto.SHA256, true
+	case "SHA-384":
+		return crypto.SHA384, true
+	case "SHA-512":
+		return crypto.SHA512, true
+	}
+	return 0, false
+}
+
+func mSign(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
+	var p struct {
+		Reader        *string `json:"reader"`
+		Digest        string  `json:"digest"`
+		HashAlgorithm string  `json:"hashAlgorithm"`
+		DocumentName  string  `json:"documentName"`
+	}
+	if err := decodeParams(params, &p); err != nil {
+		return nil, err
+	}
+	h, ok := hashByName(p.HashAlgorithm)
+	if !ok {
+		return nil, newError(CodeBadRequest, "hashAlgorithm must be SHA-256, SHA-384 or SHA-512")
+	}
+	digest, err := base64.StdEncoding.DecodeString(p.Digest)
+	if err != nil || len(digest) != h.Size() {
+		return nil, newError(CodeBadRequest, fmt.Sprintf("digest must be the base64 of a %d-byte %s digest", h.Size(), p.HashAlgorithm))
+	}
+	if utf8.RuneCountInString(p.DocumentName) > maxDocNameLen || strings.ContainsFunc(p.DocumentName, unicode.IsControl) || !utf8.ValidString(p.DocumentName) {
+		return nil, newError(CodeBadRequest, fmt.Sprintf("documentName must be at most %d characters without control characters", maxDocNameLen))
+	}
+	info, err := rc.resolve(ctx, p.Reader)
+	if err != nil {
+		return nil, err
+	}
+	s := rc.server()
+	// A fresh confirmation for every signature, whatever was allowed
+	// before: consent to read the card is not consent to sign.
+	ok, err = s.prompts.confirmSignature(ctx, SignatureRequest{
+		Origin:        rc.conn.origin,
+		DocumentName:  p.DocumentName,
+		HashAlgorithm: p.HashAlgorithm,
+		DigestHex:     hex.EncodeToString(digest),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, newError(CodeConsentDenied, "the user refused to sign")
+	}
+	g, err := rc.preparePIN(ctx, info, PurposeSign, p.DocumentName)
+	if err != nil {
+		return nil, err
+	}
+	defer g.wipe()
+	var out map[string]any
+	err = rc.withCard(ctx, info, func(ctx context.Context, sess CardSession, card *beid.Card) error {
+		if err := g.sameCard(ctx, card); err != nil {
+			return err
+		}
+		cert, err := card.Certificate(ctx, beid.FileSignCert)
+		if err != nil {
+			return err
+		}
+		sig, err := card.Sign(ctx, beid.KeySignature, h, digest, func(ctx context.Context) error {
+			return g.verify(ctx, sess, card)
+		})
+		if err != nil {
+			return err
+		}
+		out = map[string]any{
+			"signature":          base64.StdEncoding.EncodeToString(sig.Raw),
+			"signatureAlgorithm": signatureAlgorithm(cert, p.HashAlgorithm),
+			"certificate":        base64.StdEncoding.EncodeToString(cert.Raw),
+		}
+		return nil
+	})
+	return out, err
+}
+
+// signatureAlgorithm describes a signature the way Web eID's sign result
+// does.
+func signatureAlgorithm(cert *x509.Certificate, hashName string) map[string]string {
+	if _, ok := cert.PublicKey.(*rsa.PublicKey); ok {
+		return map[string]string{"cryptoAlgorithm": "RSA", "hashFunction": hashName, "paddingScheme": "PKCS1.5"}
+	}
+	return map[string]string{"cryptoAlgorithm": "ECC", "hashFunction": hashName, "paddingScheme": "NONE"}
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7E {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,212 @@
+package bridge
+
+import (
+	"context"
+	"slices"
+	"sync"
+)
+
+// Prompter shows the native dialogs the user answers. Every request names
+// the page's origin, and every dialog must show it: the origin is what the
+// user decides about. The server calls one method at a time (one dialog on
+// screen at once) and cancels ctx when the page disconnects, cancels the
+// request or the request times out; the dialog must then close.
+//
+// A Prompter returns ErrPromptCancelled when the user dismissed the dialog
+// or it timed out on its own.
+type Prompter interface {
+	// Consent asks whether the origin may use the card at all.
+	Consent(ctx context.Context, req ConsentRequest) (ConsentDecision, error)
+	// PIN asks for the PIN. The caller wipes the returned slice after use.
+	PIN(ctx context.Context, req PINRequest) ([]byte, error)
+	// ConfirmSignature asks whether the origin may sign the given digest.
+	ConfirmSignature(ctx context.Context, req SignatureRequest) (bool, error)
+	// ConfirmLastTry asks, when a single PIN try is left, whether the user
+	// wants to risk it; the PIN is asked only after a yes.
+	ConfirmLastTry(ctx context.Context, req PINRequest) (bool, error)
+}
+
+// ConsentRequest is what the consent dialog shows.
+type ConsentRequest struct {
+	Origin string
+}
+
+// ConsentDecision is the user's answer to a consent dialog.
+type ConsentDecision int
+
+const (
+	// Deny refuses the origin for this connection.
+	Deny ConsentDecision = iota
+	// AllowOnce allows the origin for this connection only.
+	AllowOnce
+	// AllowAlways allows the origin and stores the decision.
+	AllowAlways
+)
+
+func (d ConsentDecision) String() string {
+	switch d {
+	case AllowOnce:
+		return "allow-once"
+	case AllowAlways:
+		return "allow-always"
+	}
+	return "deny"
+}
+
+// PIN purposes, as in PINRequest.Purpose.
+const (
+	PurposeAuthenticate = "authenticate"
+	PurposeSign         = "sign"
+	PurposeVerify       = "verify"
+)
+
+// PINRequest is what a PIN or last-try dialog shows.
+type PINRequest struct {
+	Origin       string
+	Reader       string
+	Purpose      string // PurposeAuthenticate, PurposeSign or PurposeVerify
+	TriesLeft    int
+	DocumentName string // for PurposeSign, when the page named the document
+}
+
+// SignatureRequest is what the confirm-signature dialog shows.
+type SignatureRequest struct {
+	Origin        string
+	DocumentName  string
+	HashAlgorithm string // "SHA-256", "SHA-384" or "SHA-512"
+	DigestHex     string
+}
+
+// ConsentStore remembers the origins the user allowed for good.
+// Implementations must be safe for concurrent use.
+type ConsentStore interface {
+	Allowed(origin string) bool
+	Allow(origin string) error
+	Revoke(origin string) error
+	List() []string
+}
+
+// MemoryConsentStore is a ConsentStore kept in memory, forgotten when the
+// process ends. The zero value is ready to use.
+type MemoryConsentStore struct {
+	mu      sync.Mutex
+	origins map[string]bool
+}
+
+// Allowed reports whether origin was allowed.
+func (s *MemoryConsentStore) Allowed(origin string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.origins[origin]
+}
+
+// Allow stores origin as allowed.
+func (s *MemoryConsentStore) Allow(origin string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.origins == nil {
+		s.origins = make(map[string]bool)
+	}
+	s.origins[origin] = true
+	return nil
+}
+
+// Revoke forgets origin.
+func (s *MemoryConsentStore) Revoke(origin string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.origins, origin)
+	return nil
+}
+
+// List returns the allowed origins, sorted.
+func (s *MemoryConsentStore) List() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.origins))
+	for o := range s.origins {
+		out = append(out, o)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// DenyPrompter is a Prompter that refuses everything without showing
+// anything. It is the fail-closed default when no Prompter is configured.
+type DenyPrompter struct{}
+
+// Consent denies.
+func (DenyPrompter) Consent(context.Context, ConsentRequest) (ConsentDecision, error) {
+	return Deny, nil
+}
+
+// PIN reports a cancelled prompt.
+func (DenyPrompter) PIN(context.Context, PINRequest) ([]byte, error) { return nil, ErrPromptCancelled }
+
+// ConfirmSignature refuses.
+func (DenyPrompter) ConfirmSignature(context.Context, SignatureRequest) (bool, error) {
+	return false, nil
+}
+
+// ConfirmLastTry refuses.
+func (DenyPrompter) ConfirmLastTry(context.Context, PINRequest) (bool, error) { return false, nil }
+
+// promptQueue lets one dialog on screen at a time: a page must not be able
+// to stack dialogs over another page's, and the user must see which origin
+// each one is for.
+type promptQueue struct {
+	p   Prompter
+	sem chan struct{}
+}
+
+func newPromptQueue(p Prompter) *promptQueue {
+	return &promptQueue{p: p, sem: make(chan struct{}, 1)}
+}
+
+func (q *promptQueue) acquire(ctx context.Context) error {
+	select {
+	case q.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (q *promptQueue) release() { <-q.sem }
+
+func (q *promptQueue) consent(ctx context.Context, req ConsentRequest) (ConsentDecision, error) {
+	if err := q.acquire(ctx); err != nil {
+		return Deny, err
+	}
+	defer q.release()
+	return q.p.Consent(ctx, req)
+}
+
+func (q *promptQueue) pin(ctx context.Context, req PINRequest) ([]byte, error) {
+	if err := q.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer q.release()
+	return q.p.PIN(ctx, req)
+}
+
+func (q *promptQueue) confirmSignature(ctx context.Context, req SignatureRequest) (bool, error) {
+	if err := q.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer q.release()
+	return q.p.ConfirmSignature(ctx, req)
+}
+
+func (q *promptQueue) confirmLastTry(ctx context.Context, req PINRequest) (bool, error) {
+	if err := q.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer q.release()
+	return q.p.ConfirmLastTry(ctx, req)
+}
+
+// wipe overwrites a PIN buffer so that it does not linger in memory.
+func wipe(b []byte) {
+	clear(b)
+}

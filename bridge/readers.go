@@ -1,0 +1,119 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"slices"
+
+	"github.com/cardbridge/cardbridge/apdu"
+	"github.com/cardbridge/cardbridge/apdu/beid"
+)
+
+// Readers is the card-reader layer the server talks to. The pcscreaders
+// package implements it over PC/SC; simreaders implements it over simulated
+// cards for tests. Errors should wrap ErrNoService, ErrNoReader, ErrNoCard,
+// ErrCardRemoved or ErrReaderBusy where they apply, so that the page gets a
+// precise error code.
+type Readers interface {
+	// List returns the readers attached now.
+	List(ctx context.Context) ([]ReaderInfo, error)
+	// Watch blocks until the readers differ from known (by EqualReaders)
+	// and returns the new list, or returns ctx's error.
+	Watch(ctx context.Context, known []ReaderInfo) ([]ReaderInfo, error)
+	// Open connects to the card in reader and starts an exclusive
+	// transaction, which lasts until the session is closed.
+	Open(ctx context.Context, reader string) (CardSession, error)
+}
+
+// ReaderInfo describes one reader and the card in it.
+type ReaderInfo struct {
+	Name        string
+	CardPresent bool
+	ATR         []byte // nil when no card is present
+	Pinpad      bool   // the reader can take the PIN on its own keypad
+}
+
+// CardSession is a connected card held under an exclusive transaction.
+type CardSession interface {
+	apdu.Transmitter
+	// Pinpad returns the reader's secure PIN entry, or nil when the reader
+	// has none.
+	Pinpad() beid.Pinpad
+	// Close ends the transaction and disconnects.
+	Close() error
+}
+
+// EqualReaders reports whether two reader lists describe the same state,
+// order included.
+func EqualReaders(a, b []ReaderInfo) bool {
+	return slices.EqualFunc(a, b, func(x, y ReaderInfo) bool {
+		return x.Name == y.Name && x.CardPresent == y.CardPresent &&
+			bytes.Equal(x.ATR, y.ATR) && x.Pinpad == y.Pinpad
+	})
+}
+
+// Known BELPIC ATR fragments. An ATR only hints at the card type; the
+// driver's GET CARD DATA on Open is the authority. The hint lets the server
+// pick the one eID card among several inserted cards without opening them.
+var (
+	atrBelpic17 = []byte{0x01, 0x01, 0x01, 0xAD, 0x13}       // historical bytes of applet 1.1/1.7 cards
+	atrBelpic18 = []byte{0x80, 0x31, 0x80, 0x65, 0xB0, 0x85} // applet 1.8 cards
+)
+
+// isBelpicATR reports whether atr looks like a Belgian eID card's.
+func isBelpicATR(atr []byte) bool {
+	return len(atr) > 0 && (bytes.Contains(atr, atrBelpic17) || bytes.Contains(atr, atrBelpic18))
+}
+
+// pickReader chooses the reader a request without a "reader" parameter is
+// about: the only one holding a Belgian eID card.
+func pickReader(list []ReaderInfo) (ReaderInfo, *Error) {
+	if len(list) == 0 {
+		return ReaderInfo{}, newError(CodeNoReader, "no card reader is connected")
+	}
+	var present, belpic []ReaderInfo
+	for _, r := range list {
+		if !r.CardPresent {
+			continue
+		}
+		present = append(present, r)
+		if isBelpicATR(r.ATR) {
+			belpic = append(belpic, r)
+		}
+	}
+	switch {
+	case len(belpic) == 1:
+		return belpic[0], nil
+	case len(belpic) > 1:
+		return ReaderInfo{}, ambiguous(belpic)
+	case len(present) == 1:
+		// An ATR we do not know may still be a Belgian eID; opening it
+		// tells, and answers UNKNOWN_CARD when it is not.
+		return present[0], nil
+	case len(present) > 1:
+		return ReaderInfo{}, ambiguous(present)
+	}
+	return ReaderInfo{}, newError(CodeNoCard, "no card is inserted")
+}
+
+func ambiguous(rs []ReaderInfo) *Error {
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = r.Name
+	}
+	return &Error{Code: CodeAmbiguousReader, Message: "several cards are inserted; name the reader",
+		Data: map[string]any{"readers": names}}
+}
+
+// findReader returns the reader called name.
+func findReader(list []ReaderInfo, name string) (ReaderInfo, *Error) {
+	for _, r := range list {
+		if r.Name == name {
+			if !r.CardPresent {
+				return ReaderInfo{}, newError(CodeNoCard, "no card in the reader")
+			}
+			return r, nil
+		}
+	}
+	return ReaderInfo{}, newError(CodeNoReader, "no such card reader")
+}
