@@ -110,3 +110,12 @@ func pattern(n int) []byte {
 	}
 	return b
 }
+
+// hexBytes decodes hex that the test itself wrote; it panics on a typo.
+func hexBytes(s string) []byte {
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
