@@ -1,0 +1,116 @@
+package prompt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ncruces/zenity"
+)
+
+// ErrDismissed is returned by a Dialogs backend when the user closed the
+// dialog without choosing (Escape, the window's close button) or pressed
+// the cancel button of an entry dialog.
+var ErrDismissed = errors.New("prompt: dialog dismissed")
+
+// ErrNoDialogs reports that the backend cannot show dialogs at all (on
+// Linux: no zenity program or no display). The bridge then fails the
+// request; nothing is ever allowed without an answer.
+var ErrNoDialogs = errors.New("prompt: cannot show native dialogs")
+
+// Answer is the button chosen in a Question.
+type Answer int
+
+// Answers to a Question.
+const (
+	AnswerCancel Answer = iota // the cancel button
+	AnswerOK                   // the OK button
+	AnswerExtra                // the extra button
+)
+
+// Question is a message with two or three buttons.
+type Question struct {
+	Title, Text string
+	OK, Cancel  string
+	Extra       string // optional third button
+	Warning     bool   // show a warning icon
+}
+
+// Entry is a masked one-line text entry.
+type Entry struct {
+	Title, Text string
+	OK, Cancel  string
+}
+
+// Dialogs draws modal dialogs. Implementations must return promptly once
+// ctx is done, closing the dialog. Tests substitute a scripted backend.
+type Dialogs interface {
+	Question(ctx context.Context, q Question) (Answer, error)
+	SecretEntry(ctx context.Context, e Entry) (string, error)
+}
+
+// Zenity is the Dialogs backend over github.com/ncruces/zenity.
+//
+// On Linux every dialog is a separate zenity process: closing a dialog on
+// ctx cancellation kills that process, which cannot leave the daemon in a
+// bad state, and a crash of the toolkit cannot take the daemon down.
+type Zenity struct{}
+
+// The cancel button is the default in questions so that a stray Enter
+// never grants access or signs.
+func (Zenity) Question(ctx context.Context, q Question) (Answer, error) {
+	opts := []zenity.Option{
+		zenity.Context(ctx),
+		zenity.Title(q.Title),
+		zenity.OKLabel(q.OK),
+		zenity.CancelLabel(q.Cancel),
+		zenity.DefaultCancel(),
+		zenity.NoWrap(),
+	}
+	if q.Extra != "" {
+		opts = append(opts, zenity.ExtraButton(q.Extra))
+	}
+	if q.Warning {
+		opts = append(opts, zenity.Icon(zenity.WarningIcon))
+	} else {
+		opts = append(opts, zenity.Icon(zenity.QuestionIcon))
+	}
+	err := zenity.Question(q.Text, opts...)
+	switch {
+	case err == nil:
+		return AnswerOK, nil
+	case errors.Is(err, zenity.ErrExtraButton):
+		return AnswerExtra, nil
+	case errors.Is(err, zenity.ErrCanceled):
+		return AnswerCancel, nil
+	}
+	return AnswerCancel, zenityError(ctx, err)
+}
+
+// SecretEntry shows an entry whose text is masked.
+func (Zenity) SecretEntry(ctx context.Context, e Entry) (string, error) {
+	s, err := zenity.Entry(e.Text,
+		zenity.Context(ctx),
+		zenity.Title(e.Title),
+		zenity.OKLabel(e.OK),
+		zenity.CancelLabel(e.Cancel),
+		zenity.HideText(),
+	)
+	switch {
+	case err == nil:
+		return s, nil
+	case errors.Is(err, zenity.ErrCanceled):
+		return "", ErrDismissed
+	}
+	return "", zenityError(ctx, err)
+}
+
+func zenityError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if !zenity.IsAvailable() {
+		return fmt.Errorf("%w: %w", ErrNoDialogs, err)
+	}
+	return err
+}
