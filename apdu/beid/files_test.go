@@ -18,13 +18,13 @@ import (
 
 func TestMinReadAPDUs(t *testing.T) {
 	for _, tc := range []struct{ size, want int }{
-		{0, 1},    // 6B00 at once
-		{1, 2},    // 6C01, then Le=01
-		{255, 2},  // 6CFF, then Le=FF
-		{256, 2},  // 256 bytes, then 6B00
-		{257, 3},  // 256, 6C01, Le=01
-		{512, 3},  // 256, 256, 6B00
-		{600, 4},  // 256, 256, 6C58, Le=58
+		{0, 1},   // 6B00 at once
+		{1, 2},   // 6C01, then Le=01
+		{255, 2}, // 6CFF, then Le=FF
+		{256, 2}, // 256 bytes, then 6B00
+		{257, 3}, // 256, 6C01, Le=01
+		{512, 3}, // 256, 256, 6B00
+		{600, 4}, // 256, 256, 6C58, Le=58
 		{3064, 13},
 	} {
 		if got := MinReadAPDUs(tc.size); got != tc.want {

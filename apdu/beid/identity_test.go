@@ -212,8 +212,8 @@ func TestParseBirthDate(t *testing.T) {
 		{"01 JAN  1990", Date{1990, 1, 1}},  // padded month
 		{"01  JAN 1990 ", Date{1990, 1, 1}}, // stray spaces
 		{"1 JAN 1990", Date{1990, 1, 1}},
-		{"00 JAN 1950", Date{1950, 1, 0}},   // day unknown
-		{"   JAN 1950", Date{1950, 1, 0}},   // blank day
+		{"00 JAN 1950", Date{1950, 1, 0}}, // day unknown
+		{"   JAN 1950", Date{1950, 1, 0}}, // blank day
 		{"JAN 1950", Date{1950, 1, 0}},
 		{"15      1950", Date{1950, 0, 15}}, // blank month
 		{"1950", Date{1950, 0, 0}},          // year only
