@@ -320,8 +320,10 @@ func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m metho
 		e := toError(ctx, err)
 		outcome = string(e.Code)
 		c.sendJSON(errorResponse(id, e))
-		if e.Code == CodeInternal {
-			c.s.log.Error("internal error", "origin", c.origin, "method", name, "err", err)
+		if e.Code == CodeInternal || e.Code == CodeCardError {
+			// Driver errors name commands and status words, never PIN
+			// blocks (beid builds VERIFY without apdu.Command).
+			c.s.log.Warn("request failed", "origin", c.origin, "method", name, "code", e.Code, "err", err)
 		}
 	} else {
 		c.sendJSON(response{ID: id, Result: result})
