@@ -114,7 +114,7 @@ func TestReadMethods(t *testing.T) {
 			}
 
 			var ad struct {
-				Address   map[string]string `json:"address"`
+				Address   map[string]string    `json:"address"`
 				Integrity struct{ Valid bool } `json:"integrity"`
 			}
 			c.ok("address", nil, &ad)
@@ -124,8 +124,8 @@ func TestReadMethods(t *testing.T) {
 			}
 
 			var ph struct {
-				Photo     string `json:"photo"`
-				MimeType  string `json:"mimeType"`
+				Photo     string               `json:"photo"`
+				MimeType  string               `json:"mimeType"`
 				Integrity struct{ Valid bool } `json:"integrity"`
 			}
 			c.ok("photo", nil, &ph)
@@ -251,7 +251,11 @@ func TestSign(t *testing.T) {
 					SignatureAlgorithm map[string]string `json:"signatureAlgorithm"`
 					Certificate        string            `json:"certificate"`
 				}
-				defer func() { if t.Failed() { t.Log(e.logs.String()) } }()
+				defer func() {
+					if t.Failed() {
+						t.Log(e.logs.String())
+					}
+				}()
 				c.ok("sign", map[string]string{"digest": base64.StdEncoding.EncodeToString(digest),
 					"hashAlgorithm": h.name, "documentName": "contract.pdf"}, &res)
 				cert := parseCert(t, res.Certificate)

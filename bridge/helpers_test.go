@@ -198,16 +198,16 @@ func (m msg) code() string {
 
 // client is a test page. A goroutine reads every frame into frames.
 type client struct {
-	t      testing.TB
-	ws     *websocket.Conn
-	wmu    sync.Mutex
-	frames chan msg
-	done   chan struct{}
-	err    error // why reading stopped, set before done is closed
-	mu     sync.Mutex
+	t       testing.TB
+	ws      *websocket.Conn
+	wmu     sync.Mutex
+	frames  chan msg
+	done    chan struct{}
+	err     error // why reading stopped, set before done is closed
+	mu      sync.Mutex
 	backlog []msg // frames read while waiting for something else
-	nextID int
-	all    *syncBuffer // every frame, for leak checks
+	nextID  int
+	all     *syncBuffer // every frame, for leak checks
 }
 
 func newClient(t testing.TB, ws *websocket.Conn) *client {
