@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# test.sh — the project's full test run, as CI does it (.ci/run calls this).
+#
+# Installs what is missing (scripts/setup.sh), starts the PC/SC rig
+# (scripts/rig.sh), then vets and tests everything with the rig required, so
+# rig tests fail instead of skipping. A rig this script started is stopped on
+# exit; one that was already running is left alone.
+#
+# Each step is a function run by main at the bottom: add new steps (node,
+# browser tests, ...) as functions and call them from main.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+section() { printf '\n=== %s ===\n' "$*"; }
+
+cleanups=()
+cleanup() {
+	local i
+	for ((i = ${#cleanups[@]} - 1; i >= 0; i--)); do
+		eval "${cleanups[i]}" || true
+	done
+}
+trap cleanup EXIT
+
+go_env() {
+	if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+		PATH=$PATH:/usr/local/go/bin
+	fi
+	command -v go >/dev/null 2>&1 || { echo "test: go not found in PATH" >&2; exit 1; }
+	go version
+}
+
+setup() {
+	section "setup"
+	scripts/setup.sh
+}
+
+rig_start() {
+	section "PC/SC rig"
+	if scripts/rig.sh status >/dev/null 2>&1; then
+		scripts/rig.sh status
+	else
+		scripts/rig.sh start
+		cleanups+=("section 'stop PC/SC rig'; scripts/rig.sh stop")
+	fi
+	export CARDBRIDGE_RIG=required
+}
+
+go_checks() {
+	section "gofmt"
+	local unformatted
+	unformatted=$(gofmt -l . | grep -v '^vendor/' || true)
+	if [ -n "$unformatted" ]; then
+		printf 'gofmt needed on:\n%s\n' "$unformatted" >&2
+		return 1
+	fi
+	section "go vet"
+	go vet ./...
+	section "go test"
+	go test -count=1 ./...
+}
+
+# Tests that disturb the whole machine's PC/SC service run on their own,
+# after everything else.
+rig_disruptive() {
+	section "PC/SC service restart"
+	local out
+	if ! out=$(CARDBRIDGE_RIG_RESTART=1 go test -count=1 -run '^TestServiceRestart$' -v ./pcsc/ 2>&1); then
+		printf '%s\n' "$out" >&2
+		return 1
+	fi
+	printf '%s\n' "$out" | grep -E '^(--- |ok )'
+}
+
+# The vpcd latency fix (TCP_QUICKACK) keeps an APDU round trip far below
+# the 44 ms it costs without it; fail if that regresses.
+rig_latency() {
+	section "APDU latency through pcscd+vpcd"
+	local out median
+	if ! out=$(go test -count=1 -run '^$' -bench '^BenchmarkTransmit$' -benchtime 300x ./pcsc/ 2>&1); then
+		printf '%s\n' "$out" >&2
+		return 1
+	fi
+	printf '%s\n' "$out" | grep -E '^Benchmark'
+	median=$(printf '%s\n' "$out" | awk '/^BenchmarkTransmit/ { for (i = 2; i <= NF; i++) if ($i == "median-ns") print $(i-1) }')
+	[ -n "$median" ] || { echo "test: no median in benchmark output" >&2; return 1; }
+	if [ "${median%.*}" -gt 5000000 ]; then
+		echo "test: median Transmit ${median} ns exceeds 5 ms (TCP_QUICKACK fix lost?)" >&2
+		return 1
+	fi
+}
+
+main() {
+	go_env
+	setup
+	rig_start
+	go_checks
+	rig_disruptive
+	rig_latency
+	section "all tests passed"
+}
+
+main "$@"
