@@ -26,6 +26,9 @@ func digestInfoPrefix(h crypto.Hash) []byte {
 	return nil
 }
 
+// dfBelpic is DF(BELPIC), the PKCS #15 application holding the keys.
+var dfBelpic = File{"BELPIC application", []uint16{0x3F00, 0xDF00}}
+
 // Algorithm references of MANAGE SECURITY ENVIRONMENT. The same byte means
 // different things on the two generations, which is why Sign never picks
 // one without knowing the applet version.
@@ -42,8 +45,13 @@ const (
 // PIN verification; it is expected to call VerifyPIN or VerifyPINPinpad.
 //
 // The algorithm follows the applet version from GET CARD DATA: RSA PKCS #1
-// v1.5 on applet 1.1 and 1.7, ECDSA on 1.8. A card that wants a PIN first
-// gives ErrPINRequired; a digest of the wrong length ErrInvalidDigest.
+// v1.5 on applet 1.1 and 1.7 (algorithm reference 01 with the DigestInfo,
+// which serves all three hashes), ECDSA on 1.8 (references 01, 02, 04 for
+// SHA-256, -384, -512). The commands are SELECT DF(BELPIC), MSE SET, verify,
+// then PSO: COMPUTE DIGITAL SIGNATURE. A card that wants a PIN first gives
+// ErrPINRequired; a digest of the wrong length ErrInvalidDigest, before
+// anything is sent. For ECDSA the card's r||s is in Signature.Raw and its
+// ASN.1 form in Signature.DER; for RSA both hold the signature.
 func (c *Card) Sign(ctx context.Context, key Key, hash crypto.Hash, digest []byte, verify func(ctx context.Context) error) (*Signature, error) {
 	if key != KeyAuthentication && key != KeySignature {
 		return nil, fmt.Errorf("%w: key reference %02X", ErrUnsupported, byte(key))
@@ -81,6 +89,13 @@ func (c *Card) Sign(ctx context.Context, key Key, hash crypto.Hash, digest []byt
 		return nil, fmt.Errorf("%w: applet version %02X", ErrUnsupported, cd.AppletVersion)
 	}
 
+	// The official middleware selects DF(BELPIC), where the keys live,
+	// before every signature on applet 1.7 and later: MSE SET resolves the
+	// key reference in the current DF, which a read of the identity files
+	// leaves at DF01.
+	if err := c.selectFile(ctx, dfBelpic); err != nil {
+		return nil, err
+	}
 	mse := apdu.Command{CLA: 0x00, INS: apdu.InsMSE, P1: 0x41, P2: 0xB6, Data: []byte{0x04, 0x80, algRef, 0x84, byte(key)}}
 	if _, err := apdu.Run(ctx, c.t, mse); err != nil {
 		return nil, fmt.Errorf("beid: MANAGE SECURITY ENVIRONMENT: %w", err)

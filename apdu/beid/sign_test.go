@@ -25,6 +25,7 @@ func TestSignSequenceECDSA(t *testing.T) {
 	verifiedAt := -1
 	s = newScript(t,
 		step{"80E400001C", cardDataHex(Applet18) + "9000"},
+		step{"00A4080C04 3F00DF00", "9000"},
 		step{"0022 41B6 05 04 80 02 84 83", "9000"},
 		step{"002A 9E9A 30" + bytes2hex(digest[:]), "6160"},
 		step{"00C0000060", bytes2hex(raw) + "9000"},
@@ -37,8 +38,8 @@ func TestSignSequenceECDSA(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.done()
-	if verifiedAt != 2 {
-		t.Errorf("verify ran after %d commands, want right after MSE (2)", verifiedAt)
+	if verifiedAt != 3 {
+		t.Errorf("verify ran after %d commands, want right after MSE (3)", verifiedAt)
 	}
 	if sig.Algorithm != ECDSAP384 || sig.Hash != crypto.SHA384 || bytes2hex(sig.Raw) != bytes2hex(raw) {
 		t.Errorf("Sign = %+v", sig)
@@ -57,6 +58,7 @@ func TestSignSequenceRSA(t *testing.T) {
 	sigBytes := pattern(256)
 	s := newScript(t,
 		step{"80E400001C", cardDataHex(Applet17) + "9000"},
+		step{"00A4080C04 3F00DF00", "9000"},
 		step{"0022 41B6 05 04 80 01 84 82", "9000"},
 		step{"002A 9E9A 33 3031300D060960864801650304020105000420" + bytes2hex(digest[:]), "6100"},
 		step{"00C0000000", bytes2hex(sigBytes) + "9000"},
@@ -94,6 +96,7 @@ func TestSignErrors(t *testing.T) {
 
 	s := newScript(t,
 		step{"80E400001C", cardDataHex(Applet18) + "9000"},
+		step{"00A4080C04 3F00DF00", "9000"},
 		step{"0022 41B6 05 04 80 01 84 83", "9000"},
 		step{"002A 9E9A 20" + bytes2hex(d32), "6982"},
 	)
@@ -106,6 +109,7 @@ func TestSignErrors(t *testing.T) {
 	wrong := &PINError{TriesLeft: 2}
 	s = newScript(t,
 		step{"80E400001C", cardDataHex(Applet18) + "9000"},
+		step{"00A4080C04 3F00DF00", "9000"},
 		step{"0022 41B6 05 04 80 01 84 83", "9000"},
 	)
 	_, err = New(s).Sign(ctx, KeySignature, crypto.SHA256, d32, func(context.Context) error { return wrong })
@@ -116,6 +120,7 @@ func TestSignErrors(t *testing.T) {
 
 	s = newScript(t,
 		step{"80E400001C", cardDataHex(Applet18) + "9000"},
+		step{"00A4080C04 3F00DF00", "9000"},
 		step{"0022 41B6 05 04 80 04 84 82", "6A80"},
 	)
 	_, err = New(s).Sign(ctx, KeyAuthentication, crypto.SHA512, make([]byte, 64), nil)
@@ -146,6 +151,11 @@ func (c *signCard) Transmit(_ context.Context, raw []byte) ([]byte, error) {
 	switch cmd.INS {
 	case 0xE4:
 		return append(hexBytes(cardDataHex(c.applet)), 0x90, 0x00), nil
+	case apdu.InsSelect:
+		if bytes2hex(cmd.Data) != "3F00DF00" {
+			return []byte{0x6A, 0x82}, nil
+		}
+		return []byte{0x90, 0x00}, nil
 	case apdu.InsMSE:
 		c.alg, c.key = cmd.Data[2], cmd.Data[4]
 		return []byte{0x90, 0x00}, nil
