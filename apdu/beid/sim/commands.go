@@ -492,19 +492,20 @@ func (c *Card) mse(cmd apdu.Command) (apdu.Response, event) {
 		return sw(apdu.SWIncorrectData), evOther
 	}
 	var alg, key int = -1, -1
-	for d = d[1:]; len(d) > 0; {
-		if len(d) < 3 || d[1] != 1 {
+	// After the length byte come tag-value pairs without length bytes
+	// of their own: 80 <alg> 84 <key>, a BELPIC peculiarity.
+	for d = d[1:]; len(d) > 0; d = d[2:] {
+		if len(d) < 2 {
 			return sw(apdu.SWIncorrectData), evOther
 		}
 		switch d[0] {
 		case 0x80:
-			alg = int(d[2])
+			alg = int(d[1])
 		case 0x84:
-			key = int(d[2])
+			key = int(d[1])
 		default:
 			return sw(apdu.SWIncorrectData), evOther
 		}
-		d = d[3:]
 	}
 	if alg < 0 || key < 0 {
 		return sw(apdu.SWIncorrectData), evOther
