@@ -2,6 +2,9 @@ package beid_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/sha256"
 	"fmt"
 	"log"
 
@@ -25,4 +28,27 @@ func ExampleCard_ReadAll() {
 	// Output:
 	// Van den Bossche 1990-05-17 Gent
 	// integrity valid: true
+}
+
+func ExampleCard_Sign() {
+	card, err := sim.New(sim.Options{Profile: sim.ProfileECC, PIN: "1234"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	c := beid.New(card)
+	cert, err := c.Certificate(ctx, beid.FileSignCert)
+	if err != nil {
+		log.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("document"))
+	// The non-repudiation key wants the PIN right before each signature.
+	sig, err := c.Sign(ctx, beid.KeySignature, crypto.SHA256, digest[:], func(ctx context.Context) error {
+		return c.VerifyPIN(ctx, []byte("1234"))
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ecdsa.VerifyASN1(cert.PublicKey.(*ecdsa.PublicKey), digest[:], sig.DER))
+	// Output: true
 }
