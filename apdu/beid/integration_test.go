@@ -311,3 +311,67 @@ func TestSimMalformedPINCostsNothing(t *testing.T) {
 		t.Errorf("malformed PINs reached the card: %d commands, %d tries", card.Commands()-before, card.TriesLeft())
 	}
 }
+
+// hideFile makes the card answer 6A82 to a SELECT of one path, the way a
+// card without that file does.
+type hideFile struct {
+	t    apdu.Transmitter
+	path []byte // SELECT data
+}
+
+func (h *hideFile) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if len(cmd) > 5 && cmd[1] == apdu.InsSelect && bytes.Equal(cmd[5:], h.path) {
+		return []byte{0x6A, 0x82}, nil
+	}
+	return h.t.Transmit(ctx, cmd)
+}
+
+func TestSimReadAllWithoutSignatureCertificate(t *testing.T) {
+	// Children's cards carry no non-repudiation certificate.
+	card := newSimCard(t, sim.ProfileECC)
+	got, err := beid.New(&hideFile{t: card, path: []byte{0x3F, 0x00, 0xDF, 0x00, 0x50, 0x39}}).ReadAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SignCert != nil || got.AuthCert == nil || !got.Integrity.Valid() {
+		t.Errorf("sign cert %v, auth cert %v, integrity %+v", got.SignCert, got.AuthCert, got.Integrity)
+	}
+	// A missing identity file is an error, not a partial result.
+	_, err = beid.New(&hideFile{t: card, path: []byte{0x3F, 0x00, 0xDF, 0x01, 0x40, 0x31}}).ReadAll(context.Background())
+	if !errors.Is(err, apdu.ErrFileNotFound) {
+		t.Errorf("no identity file: %v, want ErrFileNotFound", err)
+	}
+}
+
+func TestReadAllNotBelpic(t *testing.T) {
+	// A card that knows neither GET CARD DATA nor the BELPIC applet.
+	other := apdu.TransmitterFunc(func(context.Context, []byte) ([]byte, error) { return []byte{0x6D, 0x00}, nil })
+	if _, err := beid.New(other).ReadAll(context.Background()); !errors.Is(err, beid.ErrNotBelpic) {
+		t.Errorf("ReadAll: %v, want ErrNotBelpic", err)
+	}
+}
+
+func TestSimPulledCard(t *testing.T) {
+	card := newSimCard(t, sim.ProfileRSA)
+	card.PullAfter(10)
+	_, err := beid.New(card).ReadAll(context.Background())
+	if !errors.Is(err, sim.ErrPulled) {
+		t.Errorf("card pulled while reading: %v, want the transport error", err)
+	}
+}
+
+func TestSimContextCancelled(t *testing.T) {
+	card := newSimCard(t, sim.ProfileECC)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c := beid.New(card)
+	if _, err := c.ReadAll(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("ReadAll: %v, want context.Canceled", err)
+	}
+	if err := c.VerifyPIN(ctx, []byte("1234")); !errors.Is(err, context.Canceled) {
+		t.Errorf("VerifyPIN: %v, want context.Canceled", err)
+	}
+	if card.Commands() != 0 {
+		t.Errorf("%d commands sent with a cancelled context", card.Commands())
+	}
+}
