@@ -149,3 +149,13 @@ func ECDSARawToASN1(raw []byte) ([]byte, error) {
 	}
 	return der, nil
 }
+
+func (a SignatureAlgorithm) String() string {
+	switch a {
+	case RSAPKCS1v15:
+		return "RSA PKCS #1 v1.5"
+	case ECDSAP384:
+		return "ECDSA P-384"
+	}
+	return fmt.Sprintf("SignatureAlgorithm(%d)", int(a))
+}
