@@ -265,7 +265,8 @@ func (c *Card) Begin(ctx context.Context) error {
 }
 
 // End ends the transaction started by Begin, leaving the card as it is
-// (powered, applet and security state kept).
+// (powered, applet and security state kept). If a Begin that gave up is
+// still pending in the background, End waits for it to settle first.
 func (c *Card) End() error {
 	if err := c.lock(context.Background(), opEnd); err != nil {
 		return err

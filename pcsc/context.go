@@ -134,7 +134,11 @@ func (c *Context) Readers(ctx context.Context) ([]ReaderState, error) {
 // reader arrivals) on a PC/SC context of its own, so it costs nothing while
 // nothing happens. When ctx ends, the wait is cancelled and WaitChange returns
 // an error matching ErrCancelled and context.Canceled (or ErrTimeout and
-// context.DeadlineExceeded).
+// context.DeadlineExceeded). Closing the Context makes it return ErrClosed.
+//
+// WaitChange cannot wait for the service itself: without it, it fails at once
+// with ErrNoService, and if the service stops during the wait it returns
+// ErrNoService then. Callers retry after a delay of their choosing.
 func (c *Context) WaitChange(ctx context.Context, known []ReaderState) ([]ReaderState, error) {
 	if err := contextError(opWait, ctx); err != nil {
 		return nil, err

@@ -382,11 +382,16 @@ func TestCardRemovedThenReinserted(t *testing.T) {
 }
 
 func TestCardPulledMidCommand(t *testing.T) {
-	rig.Insert(t, &echoCard{})
-	card := connect(t, establish(t))
+	slot := rig.Insert(t, &echoCard{})
+	pc := establish(t)
+	card := connect(t, pc)
 	_, err := card.Transmit(t.Context(), []byte{0x00, pullINS, 0x00, 0x00})
 	if !errors.Is(err, pcsc.ErrCardRemoved) {
 		t.Fatalf("Transmit when the card vanishes mid-command = %v, want ErrCardRemoved", err)
+	}
+	slot.Reinsert()
+	if _, err := connect(t, pc).Transmit(t.Context(), selectMF); err != nil {
+		t.Fatalf("Transmit after reinsertion: %v", err)
 	}
 }
 

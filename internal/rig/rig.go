@@ -3,8 +3,12 @@
 // served by pcsc/vpcd. Start the stack with scripts/rig.sh start.
 //
 // There is one virtual slot ("Virtual PCD 00 00") for the whole machine and
-// go test runs packages in parallel, so Insert holds a cross-process lock for
-// as long as the test (or subtest) that called it runs.
+// go test runs packages in parallel, so Insert holds a cross-process lock (an
+// flock on /tmp/cardbridge-rig.lock) for as long as the test that called it
+// runs. Anything else that plugs cards into vpcd during tests, in either
+// virtual reader, should hold the same lock (from a shell:
+// flock /tmp/cardbridge-rig.lock cmd...), or tests watching reader changes
+// will see its cards come and go.
 package rig
 
 import (
@@ -140,7 +144,14 @@ func (s *Slot) Remove() {
 func (s *Slot) Reinsert() {
 	s.t.Helper()
 	if s.in != nil {
-		s.t.Fatal("rig: Reinsert while the card is inserted")
+		select {
+		case <-s.in.Done():
+			// The card pulled itself (its Transmit failed) or pcscd went
+			// away: it is out already, wait for pcscd to agree.
+			s.Remove()
+		default:
+			s.t.Fatal("rig: Reinsert while the card is inserted")
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), settle)
 	defer cancel()
