@@ -39,11 +39,10 @@ type Card struct {
 }
 
 // Connect connects to the card in reader, in shared mode. It fails with an
-// error matching ErrNoCard when the reader is empty and ErrReaderUnavailable
-// when there is no such reader.
-//
-// If another application holds the card exclusively, pcsc-lite makes Connect
-// wait for it; Connect gives up when ctx ends.
+// error matching ErrNoCard when the reader is empty, ErrReaderUnavailable
+// when there is no such reader, and ErrSharingViolation when another
+// application holds the card exclusively. Connecting does not wait for
+// anything but the card's power-up, so ctx is only checked before.
 func (c *Context) Connect(ctx context.Context, reader string) (*Card, error) {
 	if err := contextError(opConnect, ctx); err != nil {
 		return nil, err
@@ -58,39 +57,16 @@ func (c *Context) Connect(ctx context.Context, reader string) (*Card, error) {
 	if err != nil {
 		return nil, wrap(opEstablish, err)
 	}
-	type result struct {
-		h   *scard.Card
-		err error
-	}
-	// Buffered: if we stop waiting, the late result must not block the
-	// goroutine that delivers it.
-	done := make(chan result, 1)
-	go func() {
-		h, err := sc.Connect(reader, scard.ShareShared, scard.ProtocolT0|scard.ProtocolT1)
-		done <- result{h, err}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-ctx.Done():
-		go func() {
-			// The connection may still be granted: hand it back.
-			if r := <-done; r.err == nil {
-				_ = r.h.Disconnect(scard.LeaveCard)
-			}
-			_ = sc.Release()
-		}()
-		return nil, contextError(opConnect, ctx)
-	}
-	if r.err != nil {
+	h, err := sc.Connect(reader, scard.ShareShared, scard.ProtocolT0|scard.ProtocolT1)
+	if err != nil {
 		_ = sc.Release()
-		return nil, wrap(opConnect, r.err)
+		return nil, wrap(opConnect, err)
 	}
 	card := &Card{
 		reader: reader,
 		busy:   make(chan struct{}, 1),
 		sc:     sc,
-		h:      r.h,
+		h:      h,
 		closed: make(chan struct{}),
 	}
 	if err := card.refreshStatus(opConnect); err != nil {

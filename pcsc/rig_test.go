@@ -542,3 +542,36 @@ func rigScript(t *testing.T, arg string) {
 		t.Skipf("rig.sh did not start this pcscd, so it will not stop it: %s", out)
 	}
 }
+
+func TestConnectWhileHeldExclusively(t *testing.T) {
+	rig.Insert(t, &echoCard{})
+	pc := establish(t)
+	sc, err := scard.EstablishContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Release()
+	other, err := sc.Connect(rig.Reader, scard.ShareExclusive, scard.ProtocolAny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := pc.Readers(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := readerState(t, states); !st.Exclusive {
+		t.Errorf("reader state = %+v, want Exclusive", st)
+	}
+
+	if _, err = pc.Connect(t.Context(), rig.Reader); !errors.Is(err, pcsc.ErrSharingViolation) {
+		t.Fatalf("Connect while held exclusively = %v, want ErrSharingViolation", err)
+	}
+
+	if err := other.Disconnect(scard.LeaveCard); err != nil {
+		t.Fatal(err)
+	}
+	card := connect(t, pc)
+	if _, err := card.Transmit(t.Context(), selectMF); err != nil {
+		t.Fatal(err)
+	}
+}
