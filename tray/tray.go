@@ -1,0 +1,265 @@
+// Package tray shows cardbridge's icon in the desktop's notification area:
+// the daemon's state at a glance, the web origins the user has allowed
+// (each revocable), the port and version, "Open log" and "Quit".
+//
+// It uses fyne.io/systray. On Linux that speaks the StatusNotifierItem
+// D-Bus protocol (KDE, GNOME with the AppIndicator extension, Xfce,
+// Cinnamon, MATE, LXQt) in pure Go, so the daemon links no GUI library;
+// on Windows and macOS it uses the native APIs. See docs/desktop.md for
+// why this library and not github.com/getlantern/systray.
+//
+// The tray toolkit wants the process's main thread on macOS and Windows:
+// call Run from the main goroutine and run the daemon in others.
+package tray
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"runtime"
+	"slices"
+	"time"
+
+	"fyne.io/systray"
+
+	"github.com/cardbridge/cardbridge/prompt/i18n"
+)
+
+// ErrNoTray reports that no tray can be shown (on Linux: no D-Bus session
+// bus). The daemon keeps working without the icon.
+var ErrNoTray = errors.New("tray: no system tray available")
+
+// ConsentStore is the part of the bridge's consent store the tray needs.
+type ConsentStore interface {
+	List() []string
+	Revoke(origin string) error
+}
+
+// Options configure Run.
+type Options struct {
+	Version  string
+	Port     int
+	Language string       // "", "en", "nl", "fr", "de"; "" follows the OS
+	Consents ConsentStore // nil hides the allowed-websites menu
+	LogPath  string       // opened by "Open log"; empty hides the item
+	// States carries state changes from the daemon; the latest one is
+	// shown. It may be nil.
+	States <-chan State
+	// OnQuit is called when the user picks Quit, before Run returns.
+	// It should stop the daemon.
+	OnQuit func()
+	// OpenFile opens a file with the desktop's default application;
+	// nil means xdg-open, open or the Windows shell.
+	OpenFile func(path string) error
+	// RefreshInterval is how often the allowed-origin list is re-read;
+	// 0 means 2 s. The list changes when the user answers "always" in a
+	// consent dialog, which the daemon does not signal separately.
+	RefreshInterval time.Duration
+	Logger          *slog.Logger
+}
+
+// Run shows the tray icon and blocks until ctx is done or the user picks
+// Quit. It must be called at most once per process, from the main
+// goroutine. If no tray can be shown it returns an error wrapping
+// ErrNoTray at once.
+func Run(ctx context.Context, opts Options) error {
+	if err := available(); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoTray, err)
+	}
+	t := newTray(opts)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// onReady must return for the library to answer menu requests
+	// (GetLayout waits for it), so the event loop gets its own goroutine.
+	systray.Run(func() { go t.loop(ctx, t.build()) }, nil)
+	return nil
+}
+
+type originEntry struct {
+	origin string
+	item   *systray.MenuItem
+}
+
+type tray struct {
+	opts  Options
+	lang  i18n.Lang
+	log   *slog.Logger
+	state State
+
+	status, allowed, none *systray.MenuItem
+	origins               []originEntry
+	revokeCh              chan string
+}
+
+func newTray(opts Options) *tray {
+	if opts.OpenFile == nil {
+		opts.OpenFile = openFile
+	}
+	if opts.RefreshInterval <= 0 {
+		opts.RefreshInterval = 2 * time.Second
+	}
+	if opts.OnQuit == nil {
+		opts.OnQuit = func() {}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &tray{opts: opts, lang: i18n.Choose(opts.Language), log: log, revokeCh: make(chan string)}
+}
+
+// items are the fixed menu entries whose clicks the loop handles.
+type items struct {
+	openLog, quit *systray.MenuItem
+}
+
+// build creates the menu. It runs before loop starts; from then on only
+// loop touches the menu, so no locking is needed.
+func (t *tray) build() items {
+	systray.SetTitle("cardbridge")
+	t.status = systray.AddMenuItem("", "")
+	t.status.Disable()
+	t.setState(StateStarting)
+	systray.AddSeparator()
+	if t.opts.Consents != nil {
+		t.allowed = systray.AddMenuItem(t.lang.T("tray.allowed"), "")
+		t.none = t.allowed.AddSubMenuItem(t.lang.T("tray.none"), "")
+		t.none.Disable()
+		systray.AddSeparator()
+	}
+	port := systray.AddMenuItem(t.lang.T("tray.port", t.opts.Port), "")
+	port.Disable()
+	version := systray.AddMenuItem(t.lang.T("tray.version", t.opts.Version), "")
+	version.Disable()
+	openLog := &systray.MenuItem{ClickedCh: make(chan struct{})}
+	if t.opts.LogPath != "" {
+		openLog = systray.AddMenuItem(t.lang.T("tray.openlog"), t.opts.LogPath)
+	}
+	systray.AddSeparator()
+	quit := systray.AddMenuItem(t.lang.T("tray.quit"), "")
+	return items{openLog: openLog, quit: quit}
+}
+
+// loop owns the menu until ctx is done or the user quits.
+func (t *tray) loop(ctx context.Context, it items) {
+	defer systray.Quit()
+	t.refreshOrigins(ctx)
+	// ClickedCh drops clicks nobody is waiting for, so each item gets a
+	// receiver that forwards to this loop.
+	clicks := make(chan string)
+	forward := func(name string, ch <-chan struct{}) {
+		for range ch {
+			select {
+			case clicks <- name:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+	go forward("openlog", it.openLog.ClickedCh)
+	go forward("quit", it.quit.ClickedCh)
+
+	tick := time.NewTicker(t.opts.RefreshInterval)
+	defer tick.Stop()
+	states := t.opts.States
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s, ok := <-states:
+			if !ok {
+				states = nil
+				continue
+			}
+			t.setState(s)
+		case <-tick.C:
+			t.refreshOrigins(ctx)
+		case origin := <-t.revokeCh:
+			if err := t.opts.Consents.Revoke(origin); err != nil {
+				t.log.Error("tray: revoking origin", "origin", origin, "err", err)
+			} else {
+				t.log.Info("tray: origin revoked by the user", "origin", origin)
+			}
+			t.refreshOrigins(ctx)
+		case c := <-clicks:
+			switch c {
+			case "openlog":
+				if err := t.opts.OpenFile(t.opts.LogPath); err != nil {
+					t.log.Error("tray: opening log", "path", t.opts.LogPath, "err", err)
+				}
+			case "quit":
+				t.log.Info("tray: quit chosen by the user")
+				t.opts.OnQuit()
+				return
+			}
+		}
+	}
+}
+
+func (t *tray) setState(s State) {
+	t.state = s
+	systray.SetIcon(s.Icon())
+	text := t.lang.T(s.messageKey())
+	systray.SetTooltip("cardbridge – " + text)
+	t.status.SetTitle(text)
+}
+
+// refreshOrigins rebuilds the allowed-origins submenu if the store's list
+// changed: one submenu per origin with a "Revoke access" item, so that a
+// single misplaced click cannot revoke.
+func (t *tray) refreshOrigins(ctx context.Context) {
+	if t.opts.Consents == nil {
+		return
+	}
+	list := t.opts.Consents.List()
+	cur := make([]string, len(t.origins))
+	for i, o := range t.origins {
+		cur[i] = o.origin
+	}
+	if slices.Equal(list, cur) {
+		return
+	}
+	for _, o := range t.origins {
+		o.item.Remove() // also removes its child and closes its ClickedCh
+	}
+	t.origins = t.origins[:0]
+	for _, origin := range list {
+		item := t.allowed.AddSubMenuItem(origin, "")
+		revoke := item.AddSubMenuItem(t.lang.T("tray.revoke"), origin)
+		t.origins = append(t.origins, originEntry{origin: origin, item: item})
+		go func() {
+			for range revoke.ClickedCh {
+				select {
+				case t.revokeCh <- origin:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	if len(list) == 0 {
+		t.none.Show()
+	} else {
+		t.none.Hide()
+	}
+}
+
+// openFile opens path with the desktop's default application.
+func openFile(path string) error {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", path)
+	case "darwin":
+		cmd = exec.Command("open", path)
+	default:
+		cmd = exec.Command("xdg-open", path)
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("tray: opening %s: %w", path, err)
+	}
+	go cmd.Wait() // reap; the viewer outlives us or not, we don't care
+	return nil
+}
