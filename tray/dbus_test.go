@@ -192,7 +192,11 @@ func TestTrayOverDBus(t *testing.T) {
 
 	ol, _ := getMenu().find("Open log")
 	click(ol)
-	eventually(t, "log opened", func() bool { mu.Lock(); defer mu.Unlock(); return len(opened) == 1 && opened[0] == "/tmp/x/cardbridge.log" })
+	eventually(t, "log opened", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(opened) == 1 && opened[0] == "/tmp/x/cardbridge.log"
+	})
 
 	q, _ := getMenu().find("Quit")
 	click(q)
