@@ -1,0 +1,103 @@
+package beid
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+)
+
+// The JSON forms below are what cardbridge shows pages and users: camelCase
+// names, dates in ISO 8601 (partial birth dates shortened, see Date.String),
+// binary values as upper-case hex. Fields every card carries are always
+// present; the rest only when the card has them.
+
+// MarshalJSON encodes d as its ISO 8601 string, "" when unknown.
+func (d Date) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+type identityJSON struct {
+	CardNumber          string `json:"cardNumber"`
+	ChipNumber          string `json:"chipNumber"`
+	ValidFrom           Date   `json:"validFrom"`
+	ValidUntil          Date   `json:"validUntil"`
+	IssuingMunicipality string `json:"issuingMunicipality"`
+	NationalNumber      string `json:"nationalNumber"`
+	Surname             string `json:"surname"`
+	GivenNames          string `json:"givenNames"`
+	ThirdNameInitial    string `json:"thirdNameInitial"`
+	Nationality         string `json:"nationality"`
+	BirthPlace          string `json:"birthPlace"`
+	BirthDate           Date   `json:"birthDate"`
+	Sex                 string `json:"sex"`
+	NobleCondition      string `json:"nobleCondition"`
+	DocumentType        string `json:"documentType"`
+	DocumentTypeName    string `json:"documentTypeName"`
+	SpecialStatus       string `json:"specialStatus"`
+
+	PhotoHash             string `json:"photoHash,omitempty"`
+	Duplicate             string `json:"duplicate,omitempty"`
+	SpecialOrganisation   string `json:"specialOrganisation,omitempty"`
+	MemberOfFamily        bool   `json:"memberOfFamily,omitempty"`
+	ProtectionDateCountry string `json:"protectionDateCountry,omitempty"`
+	WorkPermit            string `json:"workPermit,omitempty"`
+	EmployerVAT1          string `json:"employerVat1,omitempty"`
+	EmployerVAT2          string `json:"employerVat2,omitempty"`
+	RegionalFileNumber    string `json:"regionalFileNumber,omitempty"`
+	BasicKeyHash          string `json:"basicKeyHash,omitempty"`
+	BrexitMention1        string `json:"brexitMention1,omitempty"`
+	BrexitMention2        string `json:"brexitMention2,omitempty"`
+	CardAMention1         string `json:"cardAMention1,omitempty"`
+	CardAMention2         string `json:"cardAMention2,omitempty"`
+	EUCardStartDate       *Date  `json:"euCardStartDate,omitempty"`
+}
+
+// MarshalJSON encodes the identity in cardbridge's JSON form.
+func (id *Identity) MarshalJSON() ([]byte, error) {
+	j := identityJSON{
+		CardNumber:            id.CardNumber,
+		ChipNumber:            hexUpper(id.ChipNumber),
+		ValidFrom:             id.ValidFrom,
+		ValidUntil:            id.ValidUntil,
+		IssuingMunicipality:   id.IssuingMunicipality,
+		NationalNumber:        id.NationalNumber,
+		Surname:               id.Surname,
+		GivenNames:            id.GivenNames,
+		ThirdNameInitial:      id.ThirdNameInitial,
+		Nationality:           id.Nationality,
+		BirthPlace:            id.BirthPlace,
+		BirthDate:             id.BirthDate,
+		Sex:                   id.Sex,
+		NobleCondition:        id.NobleCondition,
+		DocumentType:          id.DocumentType,
+		DocumentTypeName:      DocumentTypeName(id.DocumentType),
+		SpecialStatus:         id.SpecialStatus,
+		PhotoHash:             hexUpper(id.PhotoHash),
+		Duplicate:             id.Duplicate,
+		SpecialOrganisation:   id.SpecialOrganisation,
+		MemberOfFamily:        id.MemberOfFamily,
+		ProtectionDateCountry: id.ProtectionDateCountry,
+		WorkPermit:            id.WorkPermit,
+		EmployerVAT1:          id.EmployerVAT1,
+		EmployerVAT2:          id.EmployerVAT2,
+		RegionalFileNumber:    id.RegionalFileNumber,
+		BasicKeyHash:          hexUpper(id.BasicKeyHash),
+		BrexitMention1:        id.BrexitMention1,
+		BrexitMention2:        id.BrexitMention2,
+		CardAMention1:         id.CardAMention1,
+		CardAMention2:         id.CardAMention2,
+	}
+	if !id.EUCardStartDate.IsZero() {
+		j.EUCardStartDate = &id.EUCardStartDate
+	}
+	return json.Marshal(j)
+}
+
+// MarshalJSON encodes the address in cardbridge's JSON form.
+func (a *Address) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Street       string `json:"street"`
+		ZipCode      string `json:"zipCode"`
+		Municipality string `json:"municipality"`
+	}{a.Street, a.ZipCode, a.Municipality})
+}
+
+func hexUpper(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }

@@ -1,0 +1,60 @@
+package beid
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func TestIdentityJSON(t *testing.T) {
+	id := &Identity{
+		CardNumber:     "591234567829",
+		ChipNumber:     []byte{0x53, 0x4c, 0xab},
+		ValidFrom:      Date{2022, time.June, 1},
+		ValidUntil:     Date{2032, time.June, 1},
+		NationalNumber: "85073003328",
+		Surname:        "Dupont",
+		BirthDate:      Date{Year: 1985},
+		DocumentType:   "01",
+		Sex:            "F",
+	}
+	b, err := json.Marshal(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"cardNumber":       "591234567829",
+		"chipNumber":       "534CAB",
+		"validFrom":        "2022-06-01",
+		"validUntil":       "2032-06-01",
+		"nationalNumber":   "85073003328",
+		"surname":          "Dupont",
+		"birthDate":        "1985",
+		"documentTypeName": DocumentTypeName("01"),
+		"sex":              "F",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	for _, absent := range []string{"photoHash", "memberOfFamily", "euCardStartDate", "basicKeyHash"} {
+		if _, ok := got[absent]; ok {
+			t.Errorf("%s present for a card without it: %s", absent, b)
+		}
+	}
+}
+
+func TestAddressJSON(t *testing.T) {
+	b, err := json.Marshal(&Address{Street: "Rue Haute 1", ZipCode: "1000", Municipality: "Bruxelles"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"street":"Rue Haute 1","zipCode":"1000","municipality":"Bruxelles"}`; string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
+	}
+}
