@@ -469,9 +469,9 @@ async function main() {
 
   try {
     const { person } = await api("/api/session");
-    setPerson(person);
+    if (person) setPerson(person);
   } catch {
-    // Not logged in: the normal start.
+    // The portal is unwell; the login step will say so.
   }
   showStep("service");
   await checkService();

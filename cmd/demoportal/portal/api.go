@@ -89,12 +89,13 @@ func (p *Portal) handleConfig(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"bridgeUrl": p.bridgeURL, "origin": p.v.Origin(), "documentName": DocumentName})
 }
 
-// GET /api/session: the logged-in person, so a reload keeps the state.
+// GET /api/session: the logged-in person (or null), so a reload keeps the
+// state. Not logged in is a normal answer here, not an error.
 func (p *Portal) handleSession(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	ss, err := p.loggedIn(r)
 	if err != nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": err})
+		writeJSON(w, http.StatusOK, map[string]any{"person": nil})
 		return
 	}
 	unlock := p.sessions.lock()

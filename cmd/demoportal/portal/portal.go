@@ -159,23 +159,35 @@ func New(cfg Config) (*Portal, error) {
 }
 
 // contentSecurityPolicy allows the page its own scripts and styles and one
-// WebSocket target: the daemon. An injected script could not even talk to
-// another local port.
+// other target: the daemon, over WebSocket, plus its /v1/health over http
+// (the client probes it to tell "not running" from "refused"). An injected
+// script could not even talk to another local port.
 func contentSecurityPolicy(bridge *url.URL) string {
-	target := bridge.Scheme + "://" + bridge.Host
-	// Allow the loopback spellings of the same port: the client may be
-	// pointed at any of them, and they are the same daemon.
-	hosts := []string{target}
+	httpScheme := "http"
+	if bridge.Scheme == "wss" {
+		httpScheme = "https"
+	}
+	hosts := []string{bridge.Host}
+	// The loopback spellings of the same port are the same daemon; the
+	// client may be pointed at either. CSP has no syntax for IPv6
+	// literals, so [::1] cannot be listed (and needs no listing when the
+	// page uses 127.0.0.1 or localhost).
 	if port := bridge.Port(); port != "" && isLoopback(bridge.Hostname()) {
-		for _, h := range []string{"127.0.0.1", "localhost", "[::1]"} {
-			t := bridge.Scheme + "://" + h + ":" + port
-			if !slices.Contains(hosts, t) {
-				hosts = append(hosts, t)
+		for _, h := range []string{"127.0.0.1:" + port, "localhost:" + port} {
+			if !slices.Contains(hosts, h) {
+				hosts = append(hosts, h)
 			}
 		}
 	}
+	var src []string
+	for _, h := range hosts {
+		if strings.HasPrefix(h, "[") {
+			continue
+		}
+		src = append(src, bridge.Scheme+"://"+h, httpScheme+"://"+h)
+	}
 	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-		"connect-src 'self' " + strings.Join(hosts, " ") + "; " +
+		"connect-src 'self' " + strings.Join(src, " ") + "; " +
 		"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }
 
