@@ -324,6 +324,12 @@ func TestTokenInfoAndDIR(t *testing.T) {
 	if err != nil || !ok || !bytes.Equal(aid, aidBelpic) {
 		t.Errorf("EF(DIR) AID % X", aid)
 	}
+	// Key usages as OpenSC's pkcs15-tool shows them for a real card:
+	// sign for 82, nonRepudiation for 83 (PKCS#15 KeyUsageFlags bits 2, 9).
+	prkdf := readFile(t, c, "3F00DF005035", 0xFC)
+	if !bytes.Contains(prkdf, h(t, "03 02 05 20")) || !bytes.Contains(prkdf, h(t, "03 03 06 00 40")) {
+		t.Errorf("PrKDF key usages: % X", prkdf)
+	}
 	for _, fid := range []string{"5031", "5034", "5035", "5037"} {
 		b := readFile(t, c, "3F00DF00"+fid, 0xFC)
 		if _, err := apdu.ParseBER(b); err != nil || len(b) == 0 {

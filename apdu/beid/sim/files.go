@@ -266,7 +266,7 @@ func tokenInfo(serial []byte) []byte {
 		der(0x02, []byte{0x00}),
 		der(0x04, serial),
 		der(0x80, []byte("BELPIC")),
-		der(0x03, []byte{0x04, 0x10}), // tokenflags: readOnly, loginRequired
+		der(0x03, []byte{0x06, 0xC0}), // tokenflags: readOnly, loginRequired
 		der(0x9E, []byte{0x04, 0x04, 0x01, 0x00}),
 	)
 }
@@ -279,7 +279,7 @@ func aodf() []byte {
 		der(0x30, der(0x04, []byte{0x01})),
 		der(0xA1, der(0x30,
 			der(0x03, []byte{0x02, 0x0C}),            // pinFlags: local, initialized
-			der(0x0A, []byte{0x01}),                  // pinType: bcd
+			der(0x0A, []byte{0x00}),                  // pinType: bcd
 			der(0x02, []byte{0x04}),                  // minLength
 			der(0x02, []byte{0x08}),                  // storedLength
 			der(0x02, []byte{0x0C}),                  // maxLength
@@ -303,8 +303,8 @@ func prkdf(p Profile) []byte {
 		return der(0x30, common, keyAttrs, der(0xA1, der(0x30, dfPath, der(0x02, []byte{0x08, 0x00}))))
 	}
 	return bytes.Join([][]byte{
-		key("Authentication", 0x02, 0x82, []byte{0x02, 0x04}), // sign
-		key("Signature", 0x03, 0x83, []byte{0x06, 0x40}),      // nonRepudiation
+		key("Authentication", 0x02, 0x82, []byte{0x05, 0x20}),  // KeyUsageFlags: sign
+		key("Signature", 0x03, 0x83, []byte{0x06, 0x00, 0x40}), // KeyUsageFlags: nonRepudiation
 	}, nil)
 }
 
