@@ -37,6 +37,9 @@ type Options struct {
 	Serial []byte
 }
 
+// A Card is what the driver talks to in-process.
+var _ apdu.Transmitter = (*Card)(nil)
+
 // Initial value of the PIN try counter (facts §5).
 const maxPINTries = 3
 

@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/asn1"
 	"math/big"
+	"slices"
 
 	"github.com/cardbridge/cardbridge/apdu"
 )
@@ -445,33 +446,35 @@ func decodePINBlock(b []byte) ([]byte, bool) {
 	return pin, true
 }
 
-// hashLens gives, per profile and algorithm reference, the input lengths
-// PSO accepts (facts §6 table). RSA algorithm 01 takes a DigestInfo of any
-// length the key can pad, marked by a nil entry.
-var rsaAlgs = map[byte][]int{
-	0x01: nil,  // PKCS#1 v1.5, DigestInfo from the host
-	0x02: {20}, // PKCS#1 v1.5 SHA-1
-	0x04: {16}, // PKCS#1 v1.5 MD5
-	0x08: {32}, // PKCS#1 v1.5 SHA-256
-	0x10: {20}, // PSS SHA-1
-	0x20: {32}, // PSS SHA-256
-}
-
-var eccAlgs = map[byte][]int{
-	0x01: {32},                 // SHA-256
-	0x02: {48},                 // SHA-384
-	0x04: {64},                 // SHA-512
-	0x08: {32},                 // SHA3-256
-	0x10: {48},                 // SHA3-384
-	0x20: {64},                 // SHA3-512
-	0x40: {20, 28, 32, 48, 64}, // hash not specified
-}
-
-func (c *Card) algs() map[byte][]int {
-	if c.profile == ProfileECC {
-		return eccAlgs
+// inputLengths gives the input lengths PSO accepts for an algorithm
+// reference on a profile (facts §6 table), and whether the profile knows
+// the algorithm at all. RSA algorithm 01 takes a DigestInfo of any length
+// the key can pad, which a nil slice stands for.
+func inputLengths(p Profile, alg byte) ([]int, bool) {
+	if p == ProfileECC {
+		switch alg {
+		case 0x01, 0x08: // ECDSA with SHA-256, SHA3-256
+			return []int{32}, true
+		case 0x02, 0x10: // SHA-384, SHA3-384
+			return []int{48}, true
+		case 0x04, 0x20: // SHA-512, SHA3-512
+			return []int{64}, true
+		case 0x40: // hash not specified
+			return []int{20, 28, 32, 48, 64}, true
+		}
+		return nil, false
 	}
-	return rsaAlgs
+	switch alg {
+	case 0x01: // PKCS#1 v1.5, DigestInfo from the host
+		return nil, true
+	case 0x02, 0x10: // PKCS#1 v1.5 SHA-1, PSS SHA-1
+		return []int{20}, true
+	case 0x04: // PKCS#1 v1.5 MD5
+		return []int{16}, true
+	case 0x08, 0x20: // PKCS#1 v1.5 SHA-256, PSS SHA-256
+		return []int{32}, true
+	}
+	return nil, false
 }
 
 // mse is MANAGE SECURITY ENVIRONMENT SET `00 22 41 B6 05 04 80 <alg> 84
@@ -516,7 +519,7 @@ func (c *Card) mse(cmd apdu.Command) (apdu.Response, event) {
 	default:
 		return sw(apdu.SWReferenceNotFound), evOther
 	}
-	if _, ok := c.algs()[byte(alg)]; !ok {
+	if _, ok := inputLengths(c.profile, byte(alg)); !ok {
 		return sw(apdu.SWIncorrectData), evOther
 	}
 	c.s.se = securityEnv{set: true, key: byte(key), alg: byte(alg)}
@@ -576,8 +579,8 @@ func (c *Card) sign(key crypto.Signer, alg byte, in []byte) ([]byte, apdu.Status
 	if len(in) == 0 {
 		return nil, apdu.SWWrongLength
 	}
-	lens := c.algs()[alg]
-	if lens != nil && !contains(lens, len(in)) {
+	lens, ok := inputLengths(c.profile, alg)
+	if !ok || lens != nil && !slices.Contains(lens, len(in)) {
 		return nil, apdu.SWWrongLength
 	}
 	switch k := key.(type) {
@@ -635,15 +638,6 @@ func signRaw(k *ecdsa.PrivateKey, hash []byte) ([]byte, error) {
 	return out, nil
 }
 
-func contains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // internalAuthenticate is INTERNAL AUTHENTICATE with the basic key on
 // applet 1.8, `00 88 <alg> 81 Lc 94 <len> <challenge>` (facts §6, §8): no
 // PIN and no MSE needed; the answer is r||s over the challenge used as the
@@ -654,7 +648,7 @@ func (c *Card) internalAuthenticate(cmd apdu.Command) apdu.Response {
 	if cmd.P2 != keyBasic || c.k.basicKey == nil {
 		return sw(apdu.SWReferenceNotFound)
 	}
-	lens, ok := eccAlgs[cmd.P1]
+	lens, ok := inputLengths(ProfileECC, cmd.P1)
 	if !ok {
 		return sw(apdu.SWIncorrectP1P2)
 	}
@@ -662,7 +656,7 @@ func (c *Card) internalAuthenticate(cmd apdu.Command) apdu.Response {
 	if len(d) == 0 {
 		return sw(apdu.SWWrongLength)
 	}
-	if len(d) < 2 || d[0] != 0x94 || int(d[1]) != len(d)-2 || !contains(lens, len(d)-2) {
+	if len(d) < 2 || d[0] != 0x94 || int(d[1]) != len(d)-2 || !slices.Contains(lens, len(d)-2) {
 		return sw(apdu.SWIncorrectData)
 	}
 	if c.authCount >= internalAuthLimit {

@@ -12,7 +12,11 @@ import (
 	"testing"
 
 	"github.com/cardbridge/cardbridge/apdu"
+	"github.com/cardbridge/cardbridge/pcsc/vpcd"
 )
+
+// A Card plugs into the virtual reader as it is.
+var _ vpcd.Card = (*Card)(nil)
 
 // testPKI holds one hierarchy per profile, made once in TestMain: RSA key
 // generation dominates the cost of this package's tests otherwise.

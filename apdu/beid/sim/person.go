@@ -253,6 +253,9 @@ func (p *Person) validate() error {
 func (p *Person) clone() *Person {
 	c := *p
 	c.Identity.FileVersion = bytes.Clone(p.Identity.FileVersion)
+	c.Identity.ChipNumber = bytes.Clone(p.Identity.ChipNumber)
+	c.Identity.PhotoHash = bytes.Clone(p.Identity.PhotoHash)
+	c.Identity.BasicKeyHash = bytes.Clone(p.Identity.BasicKeyHash)
 	c.Address.FileVersion = bytes.Clone(p.Address.FileVersion)
 	return &c
 }
