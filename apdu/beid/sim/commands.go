@@ -42,6 +42,7 @@ func (c *Card) process(raw []byte) (apdu.Command, apdu.Response) {
 		if len(raw) >= 4 {
 			cmd = apdu.Command{CLA: raw[0], INS: raw[1], P1: raw[2], P2: raw[3]}
 		}
+		c.s.pending = nil
 		c.after(evOther)
 		return cmd, sw(apdu.SWWrongLength)
 	}

@@ -300,3 +300,28 @@ func TestLog(t *testing.T) {
 		t.Errorf("log holds %d, count %d", len(c.Log()), c.Commands())
 	}
 }
+
+// TestConcurrentPull pulls and reinserts the card while another goroutine
+// talks to it, as the vpcd connector and a test do; run with -race.
+func TestConcurrentPull(t *testing.T) {
+	c := newCardShared(t, ProfileECC)
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 500 {
+			if _, err := c.Transmit(ctx, []byte{0x80, 0xE4, 0x00, 0x00, 0x1C}); err != nil && !errors.Is(err, ErrPulled) {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for range 100 {
+		c.Pull()
+		_ = c.TriesLeft() + c.Commands() + len(c.Log())
+		c.Reinsert()
+		c.PullAfter(3)
+		c.Reset()
+	}
+	<-done
+}
