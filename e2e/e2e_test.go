@@ -1,0 +1,281 @@
+// Package e2e runs the whole product the way a citizen uses it: headless
+// Chromium opens the demo portal, which talks to the cardbridge daemon
+// (package bridge) over the loopback WebSocket, which talks to a simulated
+// Belgian eID card. The daemon's dialogs are answered by the scripted test
+// prompter (consent: allow, PIN: correct, signature: confirm).
+//
+// The tests need Chromium (/usr/bin/chromium, Debian's package), node and
+// web/node_modules (npm ci in web/). Without them they skip loudly, unless
+// CARDBRIDGE_E2E=required, in which case they fail: web/ci.sh sets it.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cardbridge/cardbridge/apdu/beid/sim"
+	"github.com/cardbridge/cardbridge/bridge"
+	"github.com/cardbridge/cardbridge/bridge/bridgetest"
+	"github.com/cardbridge/cardbridge/cmd/demoportal/portal"
+	"github.com/cardbridge/cardbridge/webeid"
+)
+
+const simReader = "Virtual PCD 00 00"
+
+// tools are the external programs the browser test needs.
+type tools struct {
+	chromium, node string
+}
+
+// requireBrowser finds Chromium, node and playwright-core, or skips (or
+// fails, with CARDBRIDGE_E2E=required) saying what is missing and how to
+// get it.
+func requireBrowser(t *testing.T) tools {
+	t.Helper()
+	mode := os.Getenv("CARDBRIDGE_E2E")
+	if mode == "off" {
+		t.Skip("CARDBRIDGE_E2E=off")
+	}
+	var missing []string
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		missing = append(missing, "chromium ("+chromium+"; apt-get install -y chromium)")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing = append(missing, "node")
+	}
+	if _, err := os.Stat(filepath.Join("..", "web", "node_modules", "playwright-core", "package.json")); err != nil {
+		missing = append(missing, "playwright-core (cd web && npm ci)")
+	}
+	if len(missing) > 0 {
+		msg := "END-TO-END BROWSER TEST NOT RUN: missing " + strings.Join(missing, ", ") + "; web/ci.sh installs them"
+		if mode == "required" {
+			t.Fatal(msg)
+		}
+		t.Skip("\n\n*** " + msg + " ***\n")
+	}
+	return tools{chromium: chromium, node: node}
+}
+
+// flowResult is what flow.mjs prints.
+type flowResult struct {
+	Service    string            `json:"service"`
+	Reader     string            `json:"reader"`
+	Login      string            `json:"login"`
+	Form       map[string]string `json:"form"`
+	EmailError string            `json:"emailError"`
+	Reference  string            `json:"reference"`
+	SignedBy   string            `json:"signedBy"`
+	Heading    string            `json:"heading"`
+	Problems   []string          `json:"problems"`
+}
+
+// world is one running daemon and portal.
+type world struct {
+	origin   string
+	portal   *portal.Portal
+	prompter *bridgetest.Prompter
+}
+
+// startWorld starts the daemon over readers and the portal trusting pki's
+// root, both on free loopback ports, stopped at the end of the test.
+func startWorld(t *testing.T, readers bridge.Readers, pki *sim.PKI) *world {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	// The daemon's dialogs, answered as a cooperative user would.
+	pr := &bridgetest.Prompter{}
+	pr.AllowConsent(bridge.AllowAlways)
+	pr.EnterPIN("1234") // authenticate
+	pr.Confirm(bridgetest.ConfirmSignature, true)
+	pr.EnterPIN("1234") // sign
+
+	bln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bport := bln.Addr().(*net.TCPAddr).Port
+	srv, err := bridge.New(bridge.Config{Port: bport, Readers: readers, Prompter: pr, Version: "0.1.0-e2e", Logger: logger.With("side", "daemon")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ctx, bln)
+	t.Cleanup(func() {
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		srv.Shutdown(sctx)
+	})
+
+	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := fmt.Sprintf("https://localhost:%d", pln.Addr().(*net.TCPAddr).Port)
+	v, err := webeid.NewValidator(webeid.Config{Origin: origin, Roots: pki.Roots(), Intermediates: pki.Intermediates()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := portal.New(portal.Config{Validator: v, BridgeURL: fmt.Sprintf("ws://127.0.0.1:%d/v1", bport), Logger: logger.With("side", "portal")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := portal.SelfSignedCertificate([]string{"localhost", "127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: p.Handler(), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+	go hs.ServeTLS(pln, "", "")
+	t.Cleanup(func() { hs.Close() })
+	return &world{origin: origin, portal: p, prompter: pr}
+}
+
+// runBrowser runs flow.mjs against the portal and returns what it saw.
+func runBrowser(t *testing.T, tl tools, w *world, name string) flowResult {
+	t.Helper()
+	if err := os.MkdirAll("artifacts", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot, _ := filepath.Abs(filepath.Join("artifacts", "flow-"+name+".png"))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tl.node, "flow.mjs")
+	cmd.Env = append(os.Environ(),
+		"PORTAL_URL="+w.origin+"/",
+		"CHROMIUM="+tl.chromium,
+		"SCREENSHOT="+shot,
+		"USER_DATA="+t.TempDir(),
+	)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var res flowResult
+	line := strings.TrimSpace(stdout.String())
+	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
+		line = line[i+1:]
+	}
+	jerr := json.Unmarshal([]byte(line), &res)
+	if err != nil || jerr != nil {
+		t.Fatalf("flow.mjs failed: %v (json: %v)\nstdout: %s\nstderr: %s\nprompter saw: %+v", err, jerr, stdout.String(), stderr.String(), w.prompter.Calls())
+	}
+	t.Logf("browser: %+v (screenshot %s)", res, shot)
+	return res
+}
+
+// checkFlow asserts what the page showed, what the portal's server
+// recorded and what the daemon asked the user.
+func checkFlow(t *testing.T, w *world, card *sim.Card, res flowResult) {
+	t.Helper()
+	id := card.Person().Identity
+
+	// The page.
+	if len(res.Problems) > 0 {
+		t.Errorf("page errors: %q", res.Problems)
+	}
+	if !strings.Contains(res.Service, "0.1.0-e2e") {
+		t.Errorf("service line %q", res.Service)
+	}
+	if !strings.Contains(res.Login, id.GivenNames+" "+id.Surname) || !strings.Contains(res.Login, "verified by the portal") {
+		t.Errorf("login line %q", res.Login)
+	}
+	if res.Form["surname"] != id.Surname || res.Form["givenName"] != id.GivenNames || res.Form["documentNumber"] != id.CardNumber || res.Form["country"] != "BE" {
+		t.Errorf("form %v, card %+v", res.Form, id)
+	}
+	if strings.NewReplacer(".", "", "-", "").Replace(res.Form["nationalNumber"]) != id.NationalNumber {
+		t.Errorf("form national number %q", res.Form["nationalNumber"])
+	}
+	if res.EmailError == "" {
+		t.Error("a bad e-mail address was not flagged")
+	}
+	if res.Heading != "Application submitted" {
+		t.Errorf("final heading %q", res.Heading)
+	}
+
+	// The portal's server: one validated login, one verified signature,
+	// by the card's holder.
+	logins := w.portal.Logins()
+	if len(logins) != 1 {
+		t.Fatalf("%d logins recorded", len(logins))
+	}
+	if logins[0].Person.NationalNumber != id.NationalNumber || !logins[0].Certificate.Equal(card.AuthCert()) {
+		t.Errorf("login %+v", logins[0].Person)
+	}
+	subs := w.portal.Submissions()
+	if len(subs) != 1 {
+		t.Fatalf("%d submissions recorded", len(subs))
+	}
+	sub := subs[0]
+	if sub.Reference != res.Reference {
+		t.Errorf("page shows reference %q, server recorded %q", res.Reference, sub.Reference)
+	}
+	if !sub.Certificate.Equal(card.SignCert()) || sub.Application.NationalNumber != id.NationalNumber || sub.Application.Email != "lotte.vandenbossche@example.org" || sub.Application.Phone != "+32470123456" {
+		t.Errorf("submission %+v", sub.Application)
+	}
+	if err := webeid.VerifySignature(sub.Certificate, sub.Hash, sub.Digest, sub.Signature); err != nil {
+		t.Errorf("recorded signature: %v", err)
+	}
+
+	// The daemon's dialogs: each showed the portal's origin; the signature
+	// dialog showed the document name and the digest the portal issued.
+	var kinds []string
+	for _, c := range w.prompter.Calls() {
+		kinds = append(kinds, c.Kind.String()+"/"+c.Purpose)
+		if c.Origin != w.origin {
+			t.Errorf("%v dialog showed origin %q, want %q", c.Kind, c.Origin, w.origin)
+		}
+		if c.Kind == bridgetest.ConfirmSignature {
+			if c.DocumentName != portal.DocumentName || !strings.EqualFold(c.DigestHex, hex.EncodeToString(sub.Digest)) {
+				t.Errorf("signature dialog showed %q %s", c.DocumentName, c.DigestHex)
+			}
+		}
+	}
+	want := []string{"consent/", "pin/authenticate", "confirm-signature/", "pin/sign"}
+	if strings.Join(kinds, " ") != strings.Join(want, " ") {
+		t.Errorf("dialogs %v, want %v", kinds, want)
+	}
+}
+
+// TestBrowserFlowSim runs the flow with the daemon reading an in-process
+// simulated card (bridge/simreaders): no pcscd needed.
+func TestBrowserFlowSim(t *testing.T) {
+	tl := requireBrowser(t)
+	for _, profile := range []sim.Profile{sim.ProfileECC, sim.ProfileRSA} {
+		t.Run(profile.String(), func(t *testing.T) {
+			card, err := sim.New(sim.Options{Profile: profile})
+			if err != nil {
+				t.Fatal(err)
+			}
+			readers := simReaders(t, card)
+			w := startWorld(t, readers, card.PKI())
+			res := runBrowser(t, tl, w, "sim-"+profile.String())
+			checkFlow(t, w, card, res)
+		})
+	}
+}
+
+// testWriter sends log lines to t.Log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
