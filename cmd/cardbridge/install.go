@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/cardbridge/cardbridge/config"
+	"github.com/cardbridge/cardbridge/installer"
+	"github.com/cardbridge/cardbridge/logging"
+	"github.com/cardbridge/cardbridge/pcsc"
+)
+
+// installCommands are the install, uninstall and status subcommands;
+// extraCommands returns them.
+func installCommands() []command {
+	return []command{
+		{"install", "start cardbridge at every login (per user, no administrator needed)", runInstall},
+		{"uninstall", "stop starting cardbridge at login and remove what install created", runUninstall},
+		{"status", "say whether cardbridge is installed, running and reachable", runStatus},
+	}
+}
+
+// installerConfig is the installer configuration shared by the three
+// commands: the port and paths come from the user's config.
+func installerConfig(port int) installer.Config {
+	cfg := installer.Config{
+		Port: port,
+		// SCardEstablishContext is the real question "does the smart
+		// card service answer?", so ask it through the project's
+		// transport rather than probing a socket.
+		SmartCardCheck: func(ctx context.Context) error {
+			c, err := pcsc.Establish(ctx)
+			if err != nil {
+				return explainPCSC(err)
+			}
+			return c.Close()
+		},
+	}
+	if p, err := config.DefaultPath(); err == nil {
+		cfg.ConfigPath = p
+		if port == 0 {
+			if c, err := config.Load(p); err == nil {
+				cfg.Port = c.EffectivePort()
+			}
+		}
+	}
+	if p, err := logging.DefaultPath(); err == nil {
+		cfg.LogPath = p
+	}
+	return cfg
+}
+
+func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("install", stderr)
+	noCopy := fs.Bool("no-copy", false, "register this binary where it is instead of copying it to the per-user program directory")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg := installerConfig(0)
+	cfg.CopyBinary = !*noCopy
+	res, err := installer.Install(ctx, cfg)
+	if res != nil {
+		fmt.Fprint(stdout, res)
+	}
+	return err
+}
+
+func runUninstall(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("uninstall", stderr)
+	purge := fs.Bool("purge", false, "also delete your settings (allowed websites) and logs")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	res, err := installer.Uninstall(ctx, installerConfig(0), *purge)
+	if res != nil {
+		fmt.Fprint(stdout, res)
+	}
+	return err
+}
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("status", stderr)
+	port := fs.Int("port", 0, "port to probe (default: from the config file, else 27183)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	st, err := installer.CheckStatus(ctx, installerConfig(*port))
+	if st != nil {
+		fmt.Fprint(stdout, st)
+	}
+	return err
+}
