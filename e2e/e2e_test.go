@@ -84,7 +84,10 @@ type flowResult struct {
 	Reference  string            `json:"reference"`
 	SignedBy   string            `json:"signedBy"`
 	Heading    string            `json:"heading"`
-	Problems   []string          `json:"problems"`
+	// Set only with EXPECT_SERVICE_ERROR.
+	ServiceError string   `json:"serviceError"`
+	Help         string   `json:"help"`
+	Problems     []string `json:"problems"`
 }
 
 // world is one running daemon and portal.
@@ -97,10 +100,14 @@ type world struct {
 // startWorld starts the daemon over readers and the portal trusting pki's
 // root, both on free loopback ports, stopped at the end of the test.
 func startWorld(t *testing.T, readers bridge.Readers, pki *sim.PKI) *world {
+	return startWorldWith(t, readers, pki, nil)
+}
+
+// startWorldWith is startWorld with a chance to adjust the daemon's Config.
+func startWorldWith(t *testing.T, readers bridge.Readers, pki *sim.PKI, tweak func(*bridge.Config)) *world {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	// The daemon's dialogs, answered as a cooperative user would.
 	pr := &bridgetest.Prompter{}
@@ -114,7 +121,11 @@ func startWorld(t *testing.T, readers bridge.Readers, pki *sim.PKI) *world {
 		t.Fatal(err)
 	}
 	bport := bln.Addr().(*net.TCPAddr).Port
-	srv, err := bridge.New(bridge.Config{Port: bport, Readers: readers, Prompter: pr, Version: "0.1.0-e2e", Logger: logger.With("side", "daemon")})
+	cfg := bridge.Config{Port: bport, Readers: readers, Prompter: pr, Version: "0.1.0-e2e", Logger: testLogger(t).With("side", "daemon")}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	srv, err := bridge.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +135,14 @@ func startWorld(t *testing.T, readers bridge.Readers, pki *sim.PKI) *world {
 		defer c()
 		srv.Shutdown(sctx)
 	})
+	return startPortal(t, pki, bport, pr)
+}
 
+// startPortal starts the demo portal trusting pki's root and pointing its
+// pages at the daemon on bridgePort.
+func startPortal(t *testing.T, pki *sim.PKI, bridgePort int, pr *bridgetest.Prompter) *world {
+	t.Helper()
+	logger := testLogger(t)
 	pln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +152,7 @@ func startWorld(t *testing.T, readers bridge.Readers, pki *sim.PKI) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := portal.New(portal.Config{Validator: v, BridgeURL: fmt.Sprintf("ws://127.0.0.1:%d/v1", bport), Logger: logger.With("side", "portal")})
+	p, err := portal.New(portal.Config{Validator: v, BridgeURL: fmt.Sprintf("ws://127.0.0.1:%d/v1", bridgePort), Logger: logger.With("side", "portal")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,11 +163,18 @@ func startWorld(t *testing.T, readers bridge.Readers, pki *sim.PKI) *world {
 	hs := &http.Server{Handler: p.Handler(), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 	go hs.ServeTLS(pln, "", "")
 	t.Cleanup(func() { hs.Close() })
+	if pr == nil {
+		pr = &bridgetest.Prompter{}
+	}
 	return &world{origin: origin, portal: p, prompter: pr}
 }
 
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
 // runBrowser runs flow.mjs against the portal and returns what it saw.
-func runBrowser(t *testing.T, tl tools, w *world, name string) flowResult {
+func runBrowser(t *testing.T, tl tools, w *world, name string, env ...string) flowResult {
 	t.Helper()
 	if err := os.MkdirAll("artifacts", 0o755); err != nil {
 		t.Fatal(err)
@@ -164,6 +189,7 @@ func runBrowser(t *testing.T, tl tools, w *world, name string) flowResult {
 		"SCREENSHOT="+shot,
 		"USER_DATA="+t.TempDir(),
 	)
+	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -278,4 +304,54 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// TestBrowserServiceErrors checks what the page tells the user when the
+// daemon is not running, and when it runs but refuses the portal's origin:
+// the browser hides the difference from the WebSocket API, and the client
+// tells them apart with its health probe.
+func TestBrowserServiceErrors(t *testing.T) {
+	tl := requireBrowser(t)
+	card, err := sim.New(sim.Options{Profile: sim.ProfileECC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		setup    func(t *testing.T) *world
+		wantCode string
+		wantText string
+	}{
+		{"not running", func(t *testing.T) *world {
+			// A port nothing listens on.
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := ln.Addr().(*net.TCPAddr).Port
+			ln.Close()
+			return startPortal(t, card.PKI(), port, nil)
+		}, "DAEMON_UNAVAILABLE", "not running"},
+		{"origin refused", func(t *testing.T) *world {
+			return startWorldWith(t, simReaders(t, card), card.PKI(), func(c *bridge.Config) { c.OnlyAllowedOrigins = true })
+		}, "ORIGIN_NOT_ALLOWED", "refused this site"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := tc.setup(t)
+			res := runBrowser(t, tl, w, "error-"+strings.ReplaceAll(tc.name, " ", "-"), "EXPECT_SERVICE_ERROR=1")
+			if res.ServiceError != tc.wantCode || !strings.Contains(res.Service, tc.wantText) {
+				t.Errorf("page shows %s %q, want %s %q", res.ServiceError, res.Service, tc.wantCode, tc.wantText)
+			}
+			if res.Help == "" {
+				t.Error("no help text shown")
+			}
+			if len(res.Problems) > 0 {
+				t.Errorf("page errors: %q", res.Problems)
+			}
+			if n := len(w.portal.Logins()); n != 0 {
+				t.Errorf("%d logins", n)
+			}
+		})
+	}
 }

@@ -8,6 +8,9 @@
 //   CHROMIUM     browser binary (default /usr/bin/chromium)
 //   SCREENSHOT   where to save a full-page PNG of the final page (optional)
 //   USER_DATA    fresh profile directory (required: never the user's own)
+//   EXPECT_SERVICE_ERROR  set to stop after the card-service check, which
+//                must fail; the result then holds the error code the page
+//                derived (data-code of #service-status) and its help text
 // Prints one JSON line with what the page showed; exits non-zero on failure.
 
 import { createRequire } from "node:module";
@@ -80,6 +83,22 @@ async function step(name, fn) {
 
 try {
   await step("open portal", () => page.goto(url, { waitUntil: "load" }));
+
+  if (process.env.EXPECT_SERVICE_ERROR) {
+    await step("see the card service error", async () => {
+      await page.waitForSelector('#service-status[data-state="error"]');
+      result.serviceError = await page.getAttribute("#service-status", "data-code");
+      result.service = (await page.textContent("#service-status")).trim();
+      result.help = (await page.textContent("#service-help")).trim();
+      await page.waitForSelector("#service-retry:not([hidden])");
+    });
+    if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
+    await context.close();
+    // Connection failures are logged to the console by the browser itself.
+    result.problems = problems.filter((p) => !/WebSocket connection|Failed to load resource|ERR_CONNECTION_REFUSED/.test(p));
+    console.log(JSON.stringify(result));
+    process.exit(0);
+  }
 
   await step("find the card service", async () => {
     // The step may already have moved on to the readers (and hidden this
