@@ -249,6 +249,8 @@ export interface CardBridgeEvents {
   disconnect: { code?: number; reason?: string; willReconnect: boolean };
   reconnecting: { attempt: number; delayMs: number };
   reconnectfailed: { attempts: number };
+  /** An error the daemon sent without a request id (e.g. for an unparsable message). */
+  error: CardBridgeError;
   [event: string]: unknown;
 }
 

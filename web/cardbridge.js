@@ -305,7 +305,9 @@ export class CardBridge {
    * Subscribes to an event: "readers" (reader list changed; data like the
    * readers() result, possibly with an `error`), "connect" (hello),
    * "disconnect" ({code, reason, willReconnect}), "reconnecting" ({attempt,
-   * delayMs}), or any other event name the daemon sends.
+   * delayMs}), "reconnectfailed" ({attempts}), "error" (a CardBridgeError
+   * the daemon sent without a request id), or any other event name the
+   * daemon sends.
    * @returns {() => void} a function that unsubscribes
    */
   on(event, handler) {
@@ -625,6 +627,13 @@ export class CardBridge {
       return; // not ours to answer; the daemon never sends this
     }
     if (msg === null || typeof msg !== "object") return;
+    if (msg.error && (msg.id === null || msg.id === undefined)) {
+      // An error the daemon could not tie to a request (for example a
+      // message it could not parse): surface it rather than drop it.
+      const { code, message, data } = msg.error;
+      this.#emit("error", makeError(String(code || ErrorCode.INTERNAL), message, data));
+      return;
+    }
     if ("id" in msg && msg.id !== null) {
       const entry = this.#pending.get(msg.id);
       if (!entry) return; // late answer to a timed-out or aborted request

@@ -269,6 +269,18 @@ describe("events", () => {
     assert.equal(seen.length, 1);
   });
 
+  test("an error without a request id becomes an error event", async () => {
+    const d = await daemon();
+    const c = client({ url: d.url });
+    await c.connect();
+    const got = once(c, "error");
+    for (const ws of d.sockets) ws.send(JSON.stringify({ id: null, error: { code: "BAD_REQUEST", message: "malformed JSON" } }));
+    const e = await got;
+    assert.ok(e instanceof CardBridgeError);
+    assert.equal(e.code, "BAD_REQUEST");
+    assert.equal(e.message, "malformed JSON");
+  });
+
   test("a throwing handler does not break the client", async () => {
     const d = await daemon();
     const c = client({ url: d.url });
