@@ -469,7 +469,9 @@ export class CardBridge {
       if (this.#state === "open") {
         send();
       } else {
-        this.connect().then(send, (e) => entry.reject(e));
+        this.connect().then(send, (e) =>
+          entry.reject(makeError(e.code ?? ErrorCode.DAEMON_UNAVAILABLE, e.message, e.data, { ...extra, cause: e.cause ?? e })),
+        );
       }
     });
     p.requestId = id;
