@@ -71,7 +71,7 @@ func New(opts Options) *Prompter {
 		p.timeout = DefaultTimeout
 	}
 	if p.log == nil {
-		p.log = slog.New(discard{})
+		p.log = slog.New(slog.DiscardHandler)
 	}
 	return p
 }
@@ -244,10 +244,3 @@ func ValidPIN(pin string) bool {
 	}
 	return true
 }
-
-type discard struct{}
-
-func (discard) Enabled(context.Context, slog.Level) bool  { return false }
-func (discard) Handle(context.Context, slog.Record) error { return nil }
-func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discard) WithGroup(string) slog.Handler           { return d }

@@ -1,0 +1,278 @@
+//go:build linux
+
+package prompt
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cardbridge/cardbridge/bridge"
+)
+
+// The tests in this file drive the real zenity dialogs on an X display
+// (Xvfb in CI, see tray/ci.sh) with xdotool, as a user would with the
+// keyboard. They skip without DISPLAY, zenity and xdotool, unless
+// CARDBRIDGE_DESKTOP=required. With CARDBRIDGE_SCREENSHOTS=dir they save
+// a PNG of each dialog there.
+
+func needDesktop(t *testing.T) {
+	t.Helper()
+	var missing []string
+	if os.Getenv("DISPLAY") == "" {
+		missing = append(missing, "DISPLAY")
+	}
+	for _, tool := range []string{"zenity", "xdotool"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if os.Getenv("CARDBRIDGE_DESKTOP") == "required" {
+		t.Fatalf("CARDBRIDGE_DESKTOP=required but %v missing", missing)
+	}
+	t.Skipf("desktop test: %v missing (run tray/ci.sh)", missing)
+}
+
+func xdo(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("xdotool", args...).Output()
+	if err != nil {
+		t.Fatalf("xdotool %v: %v", args, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// findWindows returns the ids of visible windows whose title matches.
+func findWindows(title string) []string {
+	out, _ := exec.Command("xdotool", "search", "--onlyvisible", "--name", title).Output()
+	return strings.Fields(string(out))
+}
+
+func waitWindow(t *testing.T, title string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if ids := findWindows(title); len(ids) > 0 {
+			time.Sleep(300 * time.Millisecond) // let GTK finish mapping and drawing
+			return ids[0]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no window titled %q appeared", title)
+	return ""
+}
+
+func waitGone(t *testing.T, id string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if exec.Command("xdotool", "getwindowname", id).Run() != nil {
+			return
+		}
+		if out, _ := exec.Command("xwininfo", "-id", id).Output(); strings.Contains(string(out), "IsUnMapped") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("window %s still there", id)
+}
+
+// keys focuses the window and sends key strokes through XTEST, i.e. as
+// real key presses (GTK ignores synthetic XSendEvent input).
+func keys(t *testing.T, id string, seq ...string) {
+	t.Helper()
+	xdo(t, "windowfocus", "--sync", id)
+	for _, k := range seq {
+		xdo(t, "key", "--clearmodifiers", k)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func typeText(t *testing.T, id, text string) {
+	t.Helper()
+	xdo(t, "windowfocus", "--sync", id)
+	xdo(t, "type", "--delay", "40", text)
+}
+
+func shoot(t *testing.T, id, name string) {
+	t.Helper()
+	dir := os.Getenv("CARDBRIDGE_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	os.MkdirAll(dir, 0o755)
+	// A border of the root window around the dialog keeps the shot
+	// readable on light and dark backgrounds.
+	geo := xdo(t, "getwindowgeometry", "--shell", id)
+	vals := map[string]string{}
+	for _, l := range strings.Split(geo, "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			vals[k] = v
+		}
+	}
+	crop := vals["WIDTH"] + "x" + vals["HEIGHT"] + "+" + vals["X"] + "+" + vals["Y"]
+	out := filepath.Join(dir, name)
+	if b, err := exec.Command("import", "-window", "root", "-crop", crop, "+repage", out).CombinedOutput(); err != nil {
+		t.Errorf("screenshot %s: %v %s", name, err, b)
+	}
+}
+
+type result[T any] struct {
+	v   T
+	err error
+}
+
+func async[T any](f func() (T, error)) <-chan result[T] {
+	ch := make(chan result[T], 1)
+	go func() { v, err := f(); ch <- result[T]{v, err} }()
+	return ch
+}
+
+func await[T any](t *testing.T, ch <-chan result[T]) (T, error) {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-time.After(30 * time.Second):
+		t.Fatal("prompt did not return")
+	}
+	panic("unreachable")
+}
+
+func TestDesktopConsent(t *testing.T) {
+	needDesktop(t)
+	p := New(Options{Language: "en"})
+	ctx := context.Background()
+	req := bridge.ConsentRequest{Origin: "https://Registration.Smart-ID.example"}
+	// Buttons, left to right: extra ("Always allow"), cancel ("Deny",
+	// focused by default), OK ("Allow once").
+	tests := []struct {
+		name string
+		keys []string
+		want bridge.ConsentDecision
+	}{
+		{"always", []string{"shift+Tab", "Return"}, bridge.AllowAlways},
+		{"once", []string{"Tab", "Return"}, bridge.AllowOnce},
+		{"enter-denies", []string{"Return"}, bridge.Deny},
+		{"escape-denies", []string{"Escape"}, bridge.Deny},
+	}
+	for i, tt := range tests {
+		ch := async(func() (bridge.ConsentDecision, error) { return p.Consent(ctx, req) })
+		id := waitWindow(t, "ID card access")
+		if i == 0 {
+			shoot(t, id, "consent.png")
+		}
+		keys(t, id, tt.keys...)
+		got, err := await(t, ch)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: got %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+		waitGone(t, id)
+	}
+}
+
+func TestDesktopPIN(t *testing.T) {
+	needDesktop(t)
+	p := New(Options{Language: "en"})
+	ch := async(func() ([]byte, error) {
+		return p.PIN(context.Background(), bridge.PINRequest{Origin: "https://registration.smart-id.example", Purpose: bridge.PurposeAuthenticate, TriesLeft: 3})
+	})
+	// A malformed PIN is refused by the dialog itself and asked again.
+	id := waitWindow(t, "PIN code")
+	typeText(t, id, "12ab")
+	keys(t, id, "Return")
+	waitGone(t, id)
+	id = waitWindow(t, "PIN code")
+	typeText(t, id, "123456")
+	shoot(t, id, "pin.png")
+	keys(t, id, "Return")
+	pin, err := await(t, ch)
+	if err != nil || string(pin) != "123456" {
+		t.Fatalf("PIN = %q, %v", pin, err)
+	}
+	waitGone(t, id)
+
+	// Cancel button → cancelled, no PIN.
+	ch = async(func() ([]byte, error) {
+		return p.PIN(context.Background(), bridge.PINRequest{Origin: "https://a.example", Purpose: bridge.PurposeVerify, TriesLeft: 2})
+	})
+	id = waitWindow(t, "PIN code")
+	keys(t, id, "Escape")
+	if pin, err := await(t, ch); !errors.Is(err, bridge.ErrPromptCancelled) || pin != nil {
+		t.Errorf("escaped PIN dialog: %q, %v", pin, err)
+	}
+}
+
+func TestDesktopSignatureAndLastTry(t *testing.T) {
+	needDesktop(t)
+	p := New(Options{Language: "en"})
+	req := bridge.SignatureRequest{Origin: "https://sign.example.be", DocumentName: "Rental agreement 2026.pdf",
+		HashAlgorithm: "SHA-384", DigestHex: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a089f86d081884c7d659a2feaa0c55ad015"}
+	ch := async(func() (bool, error) { return p.ConfirmSignature(context.Background(), req) })
+	id := waitWindow(t, "Confirm signature")
+	shoot(t, id, "signature.png")
+	keys(t, id, "Return") // the default button is Cancel: Enter never signs
+	if ok, err := await(t, ch); ok || err != nil {
+		t.Errorf("Enter on the signature dialog: %v, %v", ok, err)
+	}
+	waitGone(t, id)
+	ch = async(func() (bool, error) { return p.ConfirmSignature(context.Background(), req) })
+	id = waitWindow(t, "Confirm signature")
+	keys(t, id, "Tab", "Return")
+	if ok, err := await(t, ch); !ok || err != nil {
+		t.Errorf("Sign button: %v, %v", ok, err)
+	}
+	waitGone(t, id)
+
+	ch = async(func() (bool, error) {
+		return p.ConfirmLastTry(context.Background(), bridge.PINRequest{Origin: "https://sign.example.be", TriesLeft: 1})
+	})
+	id = waitWindow(t, "Last PIN try")
+	shoot(t, id, "lasttry.png")
+	keys(t, id, "Escape")
+	if ok, err := await(t, ch); ok || err != nil {
+		t.Errorf("Escape on last-try: %v, %v", ok, err)
+	}
+}
+
+// TestDesktopCloseOnCancelAndTimeout checks that a dialog disappears when
+// the page goes away (ctx cancelled) and when nobody answers in time.
+func TestDesktopCloseOnCancelAndTimeout(t *testing.T) {
+	needDesktop(t)
+	p := New(Options{Language: "nl"})
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := async(func() ([]byte, error) {
+		return p.PIN(ctx, bridge.PINRequest{Origin: "https://a.example", Purpose: bridge.PurposeSign, TriesLeft: 3, DocumentName: "Huurcontract.pdf"})
+	})
+	id := waitWindow(t, "pincode")
+	shoot(t, id, "pin-nl.png")
+	cancel()
+	if _, err := await(t, ch); !errors.Is(err, bridge.ErrPromptCancelled) {
+		t.Errorf("cancelled PIN prompt: %v", err)
+	}
+	waitGone(t, id)
+
+	p = New(Options{Language: "fr", Timeout: 2 * time.Second})
+	start := time.Now()
+	chc := async(func() (bridge.ConsentDecision, error) {
+		return p.Consent(context.Background(), bridge.ConsentRequest{Origin: "https://a.example"})
+	})
+	id = waitWindow(t, "accès à la carte")
+	shoot(t, id, "consent-fr.png")
+	d, err := await(t, chc)
+	if !errors.Is(err, bridge.ErrPromptCancelled) || d != bridge.Deny {
+		t.Errorf("timed-out consent: %v, %v", d, err)
+	}
+	if el := time.Since(start); el < 2*time.Second || el > 10*time.Second {
+		t.Errorf("timeout after %v", el)
+	}
+	waitGone(t, id)
+}
