@@ -144,10 +144,12 @@ func (c *conn) readLoop() bool {
 	}
 }
 
-// request is an incoming request as decoded from JSON.
+// request is an incoming request as decoded from JSON. Members stay raw
+// so that a request with a good id but a bad method or params is answered
+// under its id.
 type request struct {
 	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
+	Method json.RawMessage `json:"method"`
 	Params json.RawMessage `json:"params"`
 }
 
@@ -221,8 +223,9 @@ func (c *conn) handle(data []byte) {
 		c.sendJSON(errorResponse(id, newError(CodeRateLimited, "too many requests; slow down")))
 		return
 	}
-	if req.Method == "" {
-		c.sendJSON(errorResponse(id, newError(CodeBadRequest, "method missing")))
+	var name string
+	if len(req.Method) == 0 || json.Unmarshal(req.Method, &name) != nil || name == "" {
+		c.sendJSON(errorResponse(id, newError(CodeBadRequest, "method must be a non-empty string")))
 		return
 	}
 	params := bytes.TrimSpace(req.Params)
@@ -233,16 +236,20 @@ func (c *conn) handle(data []byte) {
 		c.sendJSON(errorResponse(id, newError(CodeBadRequest, "params must be an object")))
 		return
 	}
-	if req.Method == "cancel" {
+	if name == "cancel" {
 		c.handleCancel(id, params)
 		return
 	}
-	m, ok := lookupMethod(req.Method)
+	m, ok := lookupMethod(name)
 	if !ok {
 		c.sendJSON(errorResponse(id, newError(CodeUnknownMethod, "unknown method")))
 		return
 	}
 
+	if m.inline {
+		c.run(c.ctx, id, name, m, params, nil)
+		return
+	}
 	key := string(id)
 	timeout := c.s.limits.RequestTimeout
 	if m.prompts || (m.consent && !c.hasConsent()) {
@@ -268,15 +275,14 @@ func (c *conn) handle(data []byte) {
 	c.reqWG.Add(1)
 	go func() {
 		defer c.reqWG.Done()
-		defer func() {
+		defer cancel(nil)
+		tctx, tcancel := context.WithTimeout(ctx, timeout)
+		defer tcancel()
+		c.run(tctx, id, name, m, params, func() {
 			c.mu.Lock()
 			delete(c.pending, key)
 			c.mu.Unlock()
-			cancel(nil)
-		}()
-		tctx, tcancel := context.WithTimeout(ctx, timeout)
-		defer tcancel()
-		c.run(tctx, id, req.Method, m, params)
+		})
 	}()
 }
 
@@ -303,8 +309,10 @@ func (c *conn) handleCancel(id json.RawMessage, params []byte) {
 	c.sendJSON(response{ID: id, Result: map[string]bool{"cancelled": found}})
 }
 
-// run executes one method and sends its answer.
-func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m method, params []byte) {
+// run executes one method and sends its answer. done, when not nil, runs
+// before the answer is sent, so that a request is no longer pending once
+// the page has its answer.
+func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m method, params []byte, done func()) {
 	start := time.Now()
 	rc := &reqCtx{conn: c, method: name}
 	var result any
@@ -315,21 +323,19 @@ func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m metho
 	if err == nil {
 		result, err = m.fn(ctx, rc, params)
 	}
+	var resp response
 	outcome := "ok"
 	if err != nil {
 		e := toError(ctx, err)
 		outcome = string(e.Code)
-		c.sendJSON(errorResponse(id, e))
+		resp = errorResponse(id, e)
 		if e.Code == CodeInternal || e.Code == CodeCardError {
 			// Driver errors name commands and status words, never PIN
 			// blocks (beid builds VERIFY without apdu.Command).
 			c.s.log.Warn("request failed", "origin", c.origin, "method", name, "code", e.Code, "err", err)
 		}
 	} else {
-		c.sendJSON(response{ID: id, Result: result})
-		if rc.afterSend != nil {
-			rc.afterSend()
-		}
+		resp = response{ID: id, Result: result}
 	}
 	attrs := []any{"origin", c.origin, "method", name, "outcome", outcome,
 		"duration", time.Since(start).Round(time.Millisecond)}
@@ -338,6 +344,13 @@ func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m metho
 	}
 	attrs = append(attrs, rc.logAttrs...)
 	c.s.log.Info("request", attrs...)
+	if done != nil {
+		done()
+	}
+	c.sendJSON(resp)
+	if err == nil && rc.afterSend != nil {
+		rc.afterSend()
+	}
 }
 
 // hasConsent reports whether card methods may run without a dialog.

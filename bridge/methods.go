@@ -30,13 +30,16 @@ type method struct {
 	// prompts: the method always shows a dialog, so it gets the longer
 	// timeout.
 	prompts bool
+	// inline: the method neither waits nor touches the card; it is
+	// answered by the read loop and does not count as pending.
+	inline bool
 }
 
 // lookupMethod returns the method called name.
 func lookupMethod(name string) (method, bool) {
 	switch name {
 	case "version":
-		return method{fn: mVersion}, true
+		return method{fn: mVersion, inline: true}, true
 	case "readers":
 		return method{fn: mReaders, consent: true}, true
 	case "card":

@@ -166,6 +166,12 @@ func newPromptQueue(p Prompter) *promptQueue {
 func (q *promptQueue) acquire(ctx context.Context) error {
 	select {
 	case q.sem <- struct{}{}:
+		// select picks at random when both are ready: a request whose
+		// page already left must not open a dialog.
+		if err := ctx.Err(); err != nil {
+			<-q.sem
+			return err
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -1,0 +1,521 @@
+package bridge_test
+
+// The attack suite: what a hostile page, a hostile local process or a
+// careless user can try, and what the server must do about it.
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/cardbridge/cardbridge/apdu/beid/sim"
+	"github.com/cardbridge/cardbridge/bridge"
+	"github.com/cardbridge/cardbridge/bridge/bridgetest"
+)
+
+// refused dials with the headers and requires an HTTP refusal with status.
+func refused(t *testing.T, e *env, h http.Header, status int) {
+	t.Helper()
+	ws, resp, err := e.dialRaw(h)
+	if err == nil {
+		ws.Close()
+		t.Fatalf("handshake with %v succeeded, want HTTP %d", h, status)
+	}
+	if !errors.Is(err, websocket.ErrBadHandshake) || resp == nil || resp.StatusCode != status {
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		t.Fatalf("handshake with %v: %v (HTTP %d), want HTTP %d", h, err, code, status)
+	}
+}
+
+func TestAttackOriginPolicy(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC, preConsented, func(c *bridge.Config) {
+		c.DevHTTPOrigins = []string{"http://localhost:8080"}
+	})
+	for _, h := range []http.Header{
+		{},                                    // no Origin: not a browser page, or a stripped one
+		{"Origin": {"null"}},                  // sandboxed iframe, file:// page, data: URL
+		{"Origin": {""}},                      //
+		{"Origin": {"http://portal.example"}}, // plain http without the developer flag
+		{"Origin": {"http://localhost:9999"}}, // http, but not the listed developer origin
+		{"Origin": {"file://"}},
+		{"Origin": {"chrome-extension://abcdefghijklmnop"}},
+		{"Origin": {"https://portal.example/login"}}, // browsers never send a path
+		{"Origin": {"https://user:pw@portal.example"}},
+		{"Origin": {testOrigin, "https://evil.example"}}, // two Origin headers
+	} {
+		refused(t, e, h, http.StatusForbidden)
+	}
+	// The listed developer origin may connect.
+	e.dial("http://localhost:8080").ok("version", nil, nil)
+}
+
+// TestAttackForeignOriginStrict: with OnlyAllowedOrigins, an https origin
+// that is neither configured nor consented gets no session at all.
+func TestAttackForeignOriginStrict(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC, preConsented, func(c *bridge.Config) { c.OnlyAllowedOrigins = true })
+	refused(t, e, http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden)
+	e.dial(testOrigin).ok("version", nil, nil)
+	if calls := e.prompter.Calls(); len(calls) != 0 {
+		t.Errorf("dialogs: %+v", calls)
+	}
+}
+
+// TestAttackForeignOriginDefault: by default an unknown https origin may
+// connect, but any card method first asks the user; denied, nothing at all
+// is sent to the card.
+func TestAttackForeignOriginDefault(t *testing.T) {
+	e, card := newEnv(t, sim.ProfileECC, preConsented)
+	c := e.dial("https://evil.example")
+	before := card.Commands()
+	for _, m := range []string{"readers", "card", "identity", "address", "photo", "certificates", "pin.verify", "authenticate", "sign"} {
+		c.fails(m, map[string]string{"challengeNonce": nonce(), "digest": base64.StdEncoding.EncodeToString(make([]byte, 32)),
+			"hashAlgorithm": "SHA-256"}, "CONSENT_DENIED")
+	}
+	if card.Commands() != before || e.readers.Opens() != 0 {
+		t.Errorf("denied origin reached the card: %d commands, %d sessions", card.Commands()-before, e.readers.Opens())
+	}
+	// Asked once; refused, the page cannot pop the dialog up again.
+	calls := e.prompter.Calls()
+	if len(calls) != 1 || calls[0].Kind != bridgetest.Consent || calls[0].Origin != "https://evil.example" {
+		t.Errorf("dialogs = %+v", calls)
+	}
+}
+
+func TestAttackHostHeader(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC, preConsented)
+	p := strconv.Itoa(e.port)
+	for _, host := range []string{
+		"evil.example:" + p,           // DNS rebinding: the attacker's name resolving to 127.0.0.1
+		"127.0.0.1.evil.example:" + p, //
+		"localhost.evil.example:" + p, //
+		"127.0.0.1",                   // no port
+		"127.0.0.1:1",                 // wrong port
+		"127.0.0.2:" + p,              // other loopback address
+		"0.0.0.0:" + p,                //
+		"[::ffff:127.0.0.1]:" + p,     //
+		"localhost.:" + p,             //
+	} {
+		refused(t, e, http.Header{"Origin": {testOrigin}, "Host": {host}}, http.StatusForbidden)
+		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+p+"/v1/health", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("health with Host %q = %d", host, resp.StatusCode)
+		}
+	}
+	for _, host := range []string{"localhost:" + p, "LOCALHOST:" + p, "[::1]:" + p, "127.0.0.1:" + p} {
+		ws, _, err := e.dialRaw(http.Header{"Origin": {testOrigin}, "Host": {host}})
+		if err != nil {
+			t.Errorf("Host %q refused: %v", host, err)
+			continue
+		}
+		ws.Close()
+	}
+}
+
+func TestAttackOversizedMessage(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC, preConsented)
+	c := e.dial(testOrigin)
+	other := e.dial(testOrigin)
+	big := `{"id":"big","method":"version","params":{"x":"` + strings.Repeat("a", 64<<10) + `"}}`
+	c.sendRaw([]byte(big))
+	m := c.wait("MESSAGE_TOO_LARGE", func(m msg) bool { return m.code() == "MESSAGE_TOO_LARGE" })
+	if string(m.ID) != "null" {
+		t.Errorf("id = %s", m.ID)
+	}
+	<-c.done
+	if !websocket.IsCloseError(c.err, websocket.CloseMessageTooBig) {
+		t.Errorf("connection ended with %v, want close 1009", c.err)
+	}
+	other.ok("version", nil, nil)
+	e.dial(testOrigin).ok("version", nil, nil)
+
+	// Exactly at the limit is fine.
+	c2 := e.dial(testOrigin)
+	pad := 64<<10 - len(`{"id":"max","method":"version","params":{"x":""}}`)
+	c2.sendRaw([]byte(`{"id":"max","method":"version","params":{"x":"` + strings.Repeat("a", pad) + `"}}`))
+	if m := c2.response("max"); m.Error != nil {
+		t.Errorf("message of exactly 64 KiB: %s", m.raw)
+	}
+}
+
+func TestAttackMalformed(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC, preConsented)
+	c := e.dial(testOrigin)
+	for _, tc := range []struct {
+		in, code, id string
+	}{
+		{`{`, "BAD_REQUEST", "null"},
+		{`not json`, "BAD_REQUEST", "null"},
+		{`[1,2]`, "BAD_REQUEST", "null"},
+		{`{"method":"version"}`, "BAD_REQUEST", "null"},
+		{`{"id":null,"method":"version"}`, "BAD_REQUEST", "null"},
+		{`{"id":1.5,"method":"version"}`, "BAD_REQUEST", "null"},
+		{`{"id":{},"method":"version"}`, "BAD_REQUEST", "null"},
+		{`{"id":"` + strings.Repeat("x", 65) + `","method":"version"}`, "BAD_REQUEST", "null"},
+		{`{"id":"a1"}`, "BAD_REQUEST", `"a1"`},
+		{`{"id":"a2","method":"version","params":[]}`, "BAD_REQUEST", `"a2"`},
+		{`{"id":"a3","method":"identity","params":{"reader":5}}`, "BAD_REQUEST", `"a3"`},
+		{`{"id":"a4","method":"format.disk"}`, "UNKNOWN_METHOD", `"a4"`},
+		{`{"id":"a5","method":"__proto__"}`, "UNKNOWN_METHOD", `"a5"`},
+		{`{"id":"a6","method":"cancel","params":{}}`, "BAD_REQUEST", `"a6"`},
+	} {
+		c.sendRaw([]byte(tc.in))
+		m := c.wait(tc.in, func(m msg) bool { return m.Event == "" })
+		if m.code() != tc.code || string(m.ID) != tc.id {
+			t.Errorf("%s: got %s, want %s with id %s", tc.in, m.raw, tc.code, tc.id)
+		}
+	}
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, []byte(`{"id":1,"method":"version"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if m := c.wait("binary", func(m msg) bool { return m.Event == "" }); m.code() != "BAD_REQUEST" {
+		t.Errorf("binary frame: %s", m.raw)
+	}
+	c.ok("version", nil, nil) // still usable
+}
+
+func TestAttackFlood(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC, preConsented)
+	c := e.dial(testOrigin)
+	const n = 1000
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.Reset()
+		fmt.Fprintf(&b, `{"id":%d,"method":"version"}`, i)
+		c.sendRaw([]byte(b.String()))
+	}
+	limited, ok := 0, 0
+	for i := 0; i < n; i++ {
+		m := c.wait("flood answer", func(m msg) bool { return m.Event == "" })
+		switch m.code() {
+		case "RATE_LIMITED":
+			limited++
+		case "":
+			ok++
+		default:
+			t.Fatalf("flood answer %s", m.raw)
+		}
+	}
+	// A burst of 40 and 20/s refill: however slow the machine, most of a
+	// thousand back-to-back requests must be refused.
+	if ok < 40 || limited < n/2 {
+		t.Errorf("%d served, %d rate limited", ok, limited)
+	}
+	time.Sleep(100 * time.Millisecond)
+	c.ok("version", nil, nil)
+	e.dial(testOrigin).ok("version", nil, nil)
+}
+
+func TestAttackManyConnections(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC, preConsented)
+	const n = 300
+	var mu sync.Mutex
+	var open []*websocket.Conn
+	var refusedN, other int
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			// Many origins, so that the total limit is what bites.
+			ws, resp, err := e.dialRaw(http.Header{"Origin": {fmt.Sprintf("https://o%d.example", i%60)}})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				open = append(open, ws)
+			case resp != nil && resp.StatusCode == http.StatusServiceUnavailable:
+				refusedN++
+			default:
+				other++
+			}
+		}()
+	}
+	wg.Wait()
+	if len(open) != 32 || refusedN != n-32 || other != 0 {
+		t.Errorf("%d open, %d refused with 503, %d other failures", len(open), refusedN, other)
+	}
+	// Per-origin limit.
+	refused(t, e, http.Header{"Origin": {testOrigin}}, http.StatusServiceUnavailable)
+	for _, ws := range open {
+		ws.Close()
+	}
+	eventually(t, "slots are released", func() bool {
+		ws, _, err := e.dialRaw(http.Header{"Origin": {testOrigin}})
+		if err != nil {
+			return false
+		}
+		ws.Close()
+		return true
+	})
+	var conns []*client
+	for i := 0; i < 8; i++ {
+		conns = append(conns, e.dial(testOrigin))
+	}
+	refused(t, e, http.Header{"Origin": {testOrigin}}, http.StatusServiceUnavailable)
+	conns[0].ok("identity", nil, nil)
+}
+
+func TestAttackTooManyPending(t *testing.T) {
+	e, card := newEnv(t, sim.ProfileECC, preConsented)
+	c := e.dial(testOrigin)
+	opened := e.prompter.Opened()
+	for i := 0; i < 8; i++ {
+		e.prompter.Push(bridgetest.PIN, bridgetest.Answer{Block: true})
+	}
+	// The first request's dialog opens; seven more wait for their turn.
+	ids := []string{c.send("pin.verify", nil)}
+	waitDialog(t, opened, bridgetest.PIN)
+	for i := 1; i < 8; i++ {
+		ids = append(ids, c.send("pin.verify", nil))
+	}
+	c.fails("card", nil, "TOO_MANY_PENDING")
+	// cancel is always possible, and frees a slot.
+	c.ok("cancel", map[string]string{"id": ids[0]}, nil)
+	if m := c.response(ids[0]); m.code() != "CANCELLED" {
+		t.Errorf("cancelled: %s", m.raw)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("calls %+v\n%s", e.prompter.Calls(), e.logs.String())
+		}
+	}()
+	waitDialog(t, opened, bridgetest.PIN) // the next request's dialog
+	c.ok("card", nil, nil)
+	// Disconnecting ends every pending request and closes the dialog.
+	c.close()
+	eventually(t, "the open dialog closes", func() bool {
+		calls := e.prompter.Calls()
+		for _, c := range calls {
+			if !c.Closed {
+				return false
+			}
+		}
+		return len(calls) == 2
+	})
+	if card.TriesLeft() != 3 || e.readers.PINVerifies() != 0 {
+		t.Error("a PIN try was spent")
+	}
+}
+
+func TestAttackConsentDeniedSendsNothing(t *testing.T) {
+	e, card := newEnv(t, sim.ProfileECC)
+	c := e.dial(testOrigin)
+	e.prompter.AllowConsent(bridge.Deny)
+	before := card.Commands()
+	c.fails("authenticate", map[string]string{"challengeNonce": nonce()}, "CONSENT_DENIED")
+	if card.Commands() != before || card.TriesLeft() != 3 || e.readers.PINVerifies() != 0 {
+		t.Errorf("denied consent reached the card")
+	}
+	// A dismissed consent dialog is USER_CANCELLED and may be asked again.
+	c2 := e.dial(testOrigin)
+	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Err: bridge.ErrPromptCancelled})
+	c2.fails("identity", nil, "USER_CANCELLED")
+	e.prompter.AllowConsent(bridge.AllowOnce)
+	c2.ok("identity", nil, nil)
+}
+
+func TestAttackCancelledPINCostsNothing(t *testing.T) {
+	for _, pr := range profiles {
+		t.Run(pr.name, func(t *testing.T) {
+			e, card := newEnv(t, pr.p, preConsented)
+			c := e.dial(testOrigin)
+			e.prompter.Push(bridgetest.PIN, bridgetest.Answer{Err: bridge.ErrPromptCancelled})
+			c.fails("authenticate", map[string]string{"challengeNonce": nonce()}, "USER_CANCELLED")
+			if card.TriesLeft() != 3 || e.readers.PINVerifies() != 0 || e.readers.Signatures() != 0 {
+				t.Errorf("tries %d, PIN VERIFYs %d, signatures %d", card.TriesLeft(), e.readers.PINVerifies(), e.readers.Signatures())
+			}
+		})
+	}
+}
+
+func TestAttackWrongPIN(t *testing.T) {
+	for _, pr := range profiles {
+		t.Run(pr.name, func(t *testing.T) {
+			e, card := newEnv(t, pr.p, preConsented)
+			c := e.dial(testOrigin)
+			e.prompter.EnterPIN("0000")
+			m := c.fails("pin.verify", nil, "PIN_INCORRECT")
+			if m.Error.Data["triesLeft"] != float64(2) || card.TriesLeft() != 2 {
+				t.Errorf("data %v, card tries %d", m.Error.Data, card.TriesLeft())
+			}
+			e.prompter.EnterPIN("0000")
+			c.fails("authenticate", map[string]string{"challengeNonce": nonce()}, "PIN_INCORRECT")
+			if e.readers.Signatures() != 0 {
+				t.Error("signed after a wrong PIN")
+			}
+			// One try left: the user is asked first; refusing spends nothing.
+			e.prompter.Confirm(bridgetest.ConfirmLastTry, false)
+			m = c.fails("pin.verify", nil, "PIN_LAST_TRY")
+			if card.TriesLeft() != 1 || e.readers.PINVerifies() != 2 {
+				t.Errorf("after refusing the last try: tries %d, VERIFYs %d", card.TriesLeft(), e.readers.PINVerifies())
+			}
+			calls := e.prompter.Calls()
+			last := calls[len(calls)-1]
+			if last.Kind != bridgetest.ConfirmLastTry || last.TriesLeft != 1 || last.Origin != testOrigin {
+				t.Errorf("last dialog %+v", last)
+			}
+			// Accepting and typing it right works and resets the counter.
+			e.prompter.Confirm(bridgetest.ConfirmLastTry, true)
+			e.prompter.EnterPIN(testPIN)
+			c.ok("pin.verify", nil, nil)
+			if card.TriesLeft() != 3 {
+				t.Errorf("tries %d after a good PIN", card.TriesLeft())
+			}
+			// Malformed PINs never reach the card.
+			e.prompter.EnterPIN("12a4")
+			m = c.fails("pin.verify", nil, "PIN_INCORRECT")
+			if m.Error.Data["invalidFormat"] != true || card.TriesLeft() != 3 {
+				t.Errorf("malformed PIN: %s, tries %d", m.raw, card.TriesLeft())
+			}
+		})
+	}
+}
+
+func TestAttackBlockedPINNoPrompt(t *testing.T) {
+	e, card := newEnv(t, sim.ProfileECC, preConsented)
+	c := e.dial(testOrigin)
+	for i := 0; i < 2; i++ {
+		e.prompter.EnterPIN("0000")
+		c.fails("pin.verify", nil, "PIN_INCORRECT")
+	}
+	e.prompter.Confirm(bridgetest.ConfirmLastTry, true)
+	e.prompter.EnterPIN("0000")
+	c.fails("pin.verify", nil, "PIN_BLOCKED")
+	n := len(e.prompter.Calls())
+	c.fails("authenticate", map[string]string{"challengeNonce": nonce()}, "PIN_BLOCKED")
+	if len(e.prompter.Calls()) != n || card.TriesLeft() != 0 {
+		t.Errorf("blocked PIN: dialogs %+v", e.prompter.Calls()[n:])
+	}
+}
+
+func TestAttackDisconnectClosesPrompt(t *testing.T) {
+	for _, k := range []bridgetest.Kind{bridgetest.Consent, bridgetest.PIN, bridgetest.ConfirmSignature} {
+		t.Run(k.String(), func(t *testing.T) {
+			var opts []envOption
+			if k != bridgetest.Consent {
+				opts = append(opts, preConsented)
+			}
+			e, card := newEnv(t, sim.ProfileECC, opts...)
+			c := e.dial(testOrigin)
+			opened := e.prompter.Opened()
+			if k == bridgetest.PIN {
+				e.prompter.Confirm(bridgetest.ConfirmSignature, true)
+			}
+			e.prompter.Push(k, bridgetest.Answer{Block: true})
+			c.send("sign", map[string]string{"digest": base64.StdEncoding.EncodeToString(make([]byte, 32)), "hashAlgorithm": "SHA-256"})
+			waitDialog(t, opened, k)
+			c.close()
+			eventually(t, "the dialog closes", func() bool {
+				calls := e.prompter.Calls()
+				return calls[len(calls)-1].Closed
+			})
+			if card.TriesLeft() != 3 || e.readers.Signatures() != 0 {
+				t.Error("the card was used after the page left")
+			}
+			// The next page is not blocked by the closed dialog.
+			e.prompter.AllowConsent(bridge.AllowOnce)
+			e.dial(testOrigin).ok("card", nil, nil)
+		})
+	}
+}
+
+// waitDialog waits until a dialog of kind k opens.
+func waitDialog(t *testing.T, opened <-chan bridgetest.Call, k bridgetest.Kind) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case call := <-opened:
+			if call.Kind == k {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no %v dialog opened", k)
+		}
+	}
+}
+
+func TestAttackNoSignatureWithoutConfirmation(t *testing.T) {
+	for _, pr := range profiles {
+		t.Run(pr.name, func(t *testing.T) {
+			e, card := newEnv(t, pr.p, preConsented)
+			c := e.dial(testOrigin)
+			params := map[string]string{"digest": base64.StdEncoding.EncodeToString(make([]byte, 48)), "hashAlgorithm": "SHA-384"}
+			e.prompter.Confirm(bridgetest.ConfirmSignature, false)
+			e.prompter.EnterPIN(testPIN) // must not be asked for
+			c.fails("sign", params, "CONSENT_DENIED")
+			e.prompter.Push(bridgetest.ConfirmSignature, bridgetest.Answer{Err: bridge.ErrPromptCancelled})
+			c.fails("sign", params, "USER_CANCELLED")
+			if e.readers.Signatures() != 0 || e.readers.PINVerifies() != 0 || card.TriesLeft() != 3 {
+				t.Errorf("signatures %d, VERIFYs %d", e.readers.Signatures(), e.readers.PINVerifies())
+			}
+			for _, call := range e.prompter.Calls() {
+				if call.Kind == bridgetest.PIN {
+					t.Error("PIN asked without a confirmed signature")
+				}
+			}
+			// Consent to the origin is not consent to sign: every
+			// signature is confirmed.
+			for i := 0; i < 2; i++ {
+				e.prompter.Confirm(bridgetest.ConfirmSignature, true)
+				e.prompter.EnterPIN(testPIN)
+				c.ok("sign", params, nil)
+			}
+			if e.readers.Signatures() != 2 {
+				t.Errorf("%d signatures", e.readers.Signatures())
+			}
+		})
+	}
+}
+
+// TestAttackPINNeverLeaks runs every PIN path and then searches the logs
+// and every frame sent to the page for the PIN and the national number.
+func TestAttackPINNeverLeaks(t *testing.T) {
+	e, card := newEnv(t, sim.ProfileECC, preConsented)
+	c := e.dial(testOrigin)
+	e.prompter.EnterPIN(testPIN)
+	c.ok("pin.verify", nil, nil)
+	e.prompter.EnterPIN(testPIN)
+	c.ok("authenticate", map[string]string{"challengeNonce": nonce()}, nil)
+	e.prompter.Confirm(bridgetest.ConfirmSignature, true)
+	e.prompter.EnterPIN(testPIN)
+	c.ok("sign", map[string]string{"digest": base64.StdEncoding.EncodeToString(make([]byte, 32)), "hashAlgorithm": "SHA-256"}, nil)
+	e.prompter.EnterPIN(testPIN[:5] + "0")
+	c.fails("pin.verify", nil, "PIN_INCORRECT")
+	c.ok("identity", nil, nil)
+
+	logs := e.logs.String()
+	if strings.Contains(logs, testPIN) || strings.Contains(c.all.String(), testPIN) {
+		t.Error("the PIN appears in the logs or in a message to the page")
+	}
+	nn := card.Person().Identity.NationalNumber
+	if strings.Contains(logs, nn) {
+		t.Error("the full national number appears in the logs")
+	}
+	if !strings.Contains(logs, nn[:6]+"*****") {
+		t.Errorf("the identity read is not logged with a masked national number:\n%s", logs)
+	}
+	if !strings.Contains(logs, "method=authenticate") || !strings.Contains(logs, "origin="+testOrigin) {
+		t.Error("requests are not logged with origin and method")
+	}
+}
