@@ -213,6 +213,9 @@ func TestAuthenticateToken(t *testing.T) {
 			default:
 				t.Fatalf("key type %T", pub)
 			}
+			if log := card.Log(); len(log) == 0 || log[len(log)-1].Command.INS != 0xE6 {
+				t.Error("the card was not logged off after the signature")
+			}
 			calls := e.prompter.Calls()
 			if len(calls) != 1 || calls[0].Kind != bridgetest.PIN || calls[0].Origin != testOrigin ||
 				calls[0].Purpose != bridge.PurposeAuthenticate || calls[0].TriesLeft != 3 || calls[0].Reader != reader0 {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -304,9 +305,10 @@ func mCertificates(ctx context.Context, rc *reqCtx, params []byte) (any, error) 
 // uses it: tries left were read and the dialogs answered without holding
 // the card, so that a slow user does not block the reader for others.
 type pinGate struct {
-	serial []byte // card the dialogs were about
-	pinpad bool
-	pin    []byte
+	serial   []byte // card the dialogs were about
+	pinpad   bool
+	pin      []byte
+	verified bool // verify was called, so the card may hold a verified PIN
 }
 
 func (g *pinGate) wipe() { wipe(g.pin) }
@@ -361,11 +363,26 @@ func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docN
 }
 
 // verify presents the PIN; it is the verify callback of beid.Card.Sign.
+// The card keeps a verified PIN until reset, so the session is logged off
+// when the caller's session ends: no other application (nor a later
+// request) can use the authentication key on the strength of this PIN.
 func (g *pinGate) verify(ctx context.Context, sess CardSession, card *beid.Card) error {
+	g.verified = true
 	if g.pinpad {
 		return card.VerifyPINPinpad(ctx, sess.Pinpad())
 	}
 	return card.VerifyPIN(ctx, g.pin)
+}
+
+// logOff ends the PIN-verified state, if verify ran, even when ctx has
+// ended: leaving the card unlocked is worse than a late command.
+func (g *pinGate) logOff(ctx context.Context, card *beid.Card) {
+	if !g.verified {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = card.LogOff(ctx) // a removed card has nothing left to log off
 }
 
 // sameCard makes sure the card in the reader is still the one the user
@@ -399,6 +416,7 @@ func mPINVerify(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 		if err := g.sameCard(ctx, card); err != nil {
 			return err
 		}
+		defer g.logOff(ctx, card)
 		return g.verify(ctx, sess, card)
 	})
 	if err != nil {
@@ -472,6 +490,7 @@ func mAuthenticate(ctx context.Context, rc *reqCtx, params []byte) (any, error) 
 		if err := g.sameCard(ctx, card); err != nil {
 			return err
 		}
+		defer g.logOff(ctx, card)
 		cert, err := card.Certificate(ctx, beid.FileAuthCert)
 		if err != nil {
 			return err
@@ -565,6 +584,7 @@ func mSign(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 		if err := g.sameCard(ctx, card); err != nil {
 			return err
 		}
+		defer g.logOff(ctx, card)
 		cert, err := card.Certificate(ctx, beid.FileSignCert)
 		if err != nil {
 			return err

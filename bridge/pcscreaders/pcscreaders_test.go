@@ -1,0 +1,115 @@
+package pcscreaders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cardbridge/cardbridge/apdu/beid"
+	"github.com/cardbridge/cardbridge/apdu/beid/sim"
+	"github.com/cardbridge/cardbridge/bridge"
+	"github.com/cardbridge/cardbridge/internal/rig"
+	"github.com/cardbridge/cardbridge/pcsc"
+)
+
+func TestMapError(t *testing.T) {
+	for _, tc := range []struct {
+		in   error
+		want error
+	}{
+		{pcsc.ErrNoService, bridge.ErrNoService},
+		{fmt.Errorf("list: %w", pcsc.ErrNoService), bridge.ErrNoService},
+		{pcsc.ErrReaderUnavailable, bridge.ErrNoReader},
+		{pcsc.ErrNoReaders, bridge.ErrNoReader},
+		{pcsc.ErrNoCard, bridge.ErrNoCard},
+		{pcsc.ErrCardRemoved, bridge.ErrCardRemoved},
+		{pcsc.ErrCardReset, bridge.ErrCardRemoved},
+		{pcsc.ErrSharingViolation, bridge.ErrReaderBusy},
+		{context.Canceled, context.Canceled},
+	} {
+		got := mapError(tc.in)
+		if !errors.Is(got, tc.want) || !errors.Is(got, tc.in) {
+			t.Errorf("mapError(%v) = %v, want it to match %v and keep the cause", tc.in, got, tc.want)
+		}
+	}
+	if mapError(nil) != nil {
+		t.Error("mapError(nil) != nil")
+	}
+	other := errors.New("x")
+	if mapError(other) != other {
+		t.Error("unknown errors must pass unchanged")
+	}
+}
+
+// TestRig reads a simulated card through pcscd and vpcd and watches it
+// leave. It skips (loudly) without the rig.
+func TestRig(t *testing.T) {
+	rig.Require(t)
+	card, err := sim.New(sim.Options{Profile: sim.ProfileECC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := rig.Insert(t, card)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := New()
+	defer r.Close()
+
+	list, err := r.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, info := range list {
+		if info.Name == slot.Reader() {
+			found = info.CardPresent && len(info.ATR) > 0
+		}
+	}
+	if !found {
+		t.Fatalf("List = %+v, want %s with a card", list, slot.Reader())
+	}
+
+	s, err := r.Open(ctx, slot.Reader())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := beid.New(s).Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.NationalNumber != card.Person().Identity.NationalNumber {
+		t.Errorf("identity read over PC/SC differs")
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+
+	if _, err := r.Open(ctx, "No Such Reader 00 00"); !errors.Is(err, bridge.ErrNoReader) {
+		t.Errorf("Open of a missing reader: %v", err)
+	}
+
+	done := make(chan []bridge.ReaderInfo, 1)
+	go func() {
+		l, err := r.Watch(ctx, list)
+		if err != nil {
+			t.Errorf("Watch: %v", err)
+		}
+		done <- l
+	}()
+	slot.Remove()
+	select {
+	case l := <-done:
+		for _, info := range l {
+			if info.Name == slot.Reader() && info.CardPresent {
+				t.Errorf("after removal Watch = %+v", l)
+			}
+		}
+	case <-ctx.Done():
+		t.Fatal("Watch did not see the removal")
+	}
+	if _, err := r.Open(ctx, slot.Reader()); !errors.Is(err, bridge.ErrNoCard) {
+		t.Errorf("Open of the empty reader: %v", err)
+	}
+}
