@@ -142,7 +142,7 @@ func TestTrayOverDBus(t *testing.T) {
 	var root menuItem
 	eventually(t, "full menu", func() bool {
 		root = getMenu() // the library answers depth 1 the first time
-		_, ok := root.find("Allowed websites", "https://other.example", "Revoke access")
+		_, ok := root.find("Allowed websites", "Revoke https://other.example")
 		return ok
 	})
 	want := []string{"Starting…", "Allowed websites", "Listening on 127.0.0.1:27183", "cardbridge 1.2.3", "Open log", "Quit"}
@@ -152,7 +152,7 @@ func TestTrayOverDBus(t *testing.T) {
 	if st, _ := root.find("Starting…"); st.enabled {
 		t.Error("status line is clickable")
 	}
-	if got, _ := root.find("Allowed websites"); !slices.Equal(got.labels(), []string{"https://portal.example", "https://other.example"}) {
+	if got, _ := root.find("Allowed websites"); !slices.Equal(got.labels(), []string{"Revoke https://portal.example", "Revoke https://other.example"}) {
 		t.Errorf("allowed origins %q", got.labels())
 	}
 
@@ -169,19 +169,19 @@ func TestTrayOverDBus(t *testing.T) {
 	}
 
 	// Revoking from the menu revokes in the store and updates the menu.
-	rv, _ := getMenu().find("Allowed websites", "https://portal.example", "Revoke access")
+	rv, _ := getMenu().find("Allowed websites", "Revoke https://portal.example")
 	click(rv)
 	eventually(t, "revocation", func() bool { return !store.Allowed("https://portal.example") })
 	eventually(t, "menu without the revoked origin", func() bool {
 		m, _ := getMenu().find("Allowed websites")
-		return slices.Equal(m.labels(), []string{"https://other.example"})
+		return slices.Equal(m.labels(), []string{"Revoke https://other.example"})
 	})
 	if !store.Allowed("https://other.example") {
 		t.Error("the other origin was revoked too")
 	}
 	// An origin allowed meanwhile (consent "always") appears.
 	store.Allow("https://new.example")
-	eventually(t, "new origin in menu", func() bool { _, ok := getMenu().find("Allowed websites", "https://new.example"); return ok })
+	eventually(t, "new origin in menu", func() bool { _, ok := getMenu().find("Allowed websites", "Revoke https://new.example"); return ok })
 	// With no origin left the menu says so.
 	store.Revoke("https://other.example")
 	store.Revoke("https://new.example")

@@ -73,7 +73,7 @@ func Run(ctx context.Context, opts Options) error {
 	defer cancel()
 	// onReady must return for the library to answer menu requests
 	// (GetLayout waits for it), so the event loop gets its own goroutine.
-	systray.Run(func() { go t.loop(ctx, t.build()) }, nil)
+	systray.Run(func() { go t.loop(ctx, t.build(ctx)) }, nil)
 	return nil
 }
 
@@ -117,7 +117,7 @@ type items struct {
 
 // build creates the menu. It runs before loop starts; from then on only
 // loop touches the menu, so no locking is needed.
-func (t *tray) build() items {
+func (t *tray) build(ctx context.Context) items {
 	systray.SetTitle("cardbridge")
 	t.status = systray.AddMenuItem("", "")
 	t.status.Disable()
@@ -127,6 +127,10 @@ func (t *tray) build() items {
 		t.allowed = systray.AddMenuItem(t.lang.T("tray.allowed"), "")
 		t.none = t.allowed.AddSubMenuItem(t.lang.T("tray.none"), "")
 		t.none.Disable()
+		// Fill the origins in now: the host's first menu request waits
+		// for build, and tray hosts (libdbusmenu) show submenus added
+		// to a menu they already fetched less reliably.
+		t.refreshOrigins(ctx)
 		systray.AddSeparator()
 	}
 	port := systray.AddMenuItem(t.lang.T("tray.port", t.opts.Port), "")
@@ -145,7 +149,6 @@ func (t *tray) build() items {
 // loop owns the menu until ctx is done or the user quits.
 func (t *tray) loop(ctx context.Context, it items) {
 	defer systray.Quit()
-	t.refreshOrigins(ctx)
 	// ClickedCh drops clicks nobody is waiting for, so each item gets a
 	// receiver that forwards to this loop.
 	clicks := make(chan string)
@@ -207,8 +210,11 @@ func (t *tray) setState(s State) {
 }
 
 // refreshOrigins rebuilds the allowed-origins submenu if the store's list
-// changed: one submenu per origin with a "Revoke access" item, so that a
-// single misplaced click cannot revoke.
+// changed: one "Revoke <origin>" item per origin. One click revokes, with
+// no confirmation, because revoking is the safe direction: the worst a
+// stray click does is make the site ask again. (A third menu level per
+// origin was tried first: libdbusmenu-based hosts such as Xfce's show
+// such submenus empty when they are added after the menu was fetched.)
 func (t *tray) refreshOrigins(ctx context.Context) {
 	if t.opts.Consents == nil {
 		return
@@ -222,15 +228,14 @@ func (t *tray) refreshOrigins(ctx context.Context) {
 		return
 	}
 	for _, o := range t.origins {
-		o.item.Remove() // also removes its child and closes its ClickedCh
+		o.item.Remove() // closes its ClickedCh, ending its goroutine
 	}
 	t.origins = t.origins[:0]
 	for _, origin := range list {
-		item := t.allowed.AddSubMenuItem(origin, "")
-		revoke := item.AddSubMenuItem(t.lang.T("tray.revoke"), origin)
+		item := t.allowed.AddSubMenuItem(t.lang.T("tray.revoke", origin), origin)
 		t.origins = append(t.origins, originEntry{origin: origin, item: item})
 		go func() {
-			for range revoke.ClickedCh {
+			for range item.ClickedCh {
 				select {
 				case t.revokeCh <- origin:
 				case <-ctx.Done():

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Desktop test A: cardbridge's tray icon in a real tray host under Xvfb.
+#
+# The host is xfce4-panel's notification-area plugin, which implements the
+# StatusNotifierItem protocol that fyne.io/systray speaks on Linux (Debian
+# 12 has no stalonetray; trayer and tint2 only host XEmbed icons). The
+# script checks that the item registers with the host's watcher, that the
+# icon is drawn in the panel (by colour, for each state), and drives the
+# menu with real mouse and key presses: open it, revoke an origin, quit.
+# Screenshots go to $CARDBRIDGE_SCREENSHOTS (default tray/screenshots).
+#
+# Needs: xvfb xfce4-panel dbus (dbus-run-session) xdotool imagemagick x11-utils.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+if [ -z "${CARDBRIDGE_XTEST_INNER:-}" ]; then
+	for tool in Xvfb xfce4-panel dbus-run-session xdotool import convert xwininfo; do
+		command -v "$tool" >/dev/null || { echo "xtest: $tool missing (run tray/ci.sh)"; exit 1; }
+	done
+	work=$(mktemp -d)
+	xvfb_pid=
+	cleanup() {
+		[ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null
+		rm -rf "$work"
+	}
+	trap cleanup EXIT
+	if [ -z "${DISPLAY:-}" ]; then
+		for n in $(seq 91 120); do [ -e /tmp/.X11-unix/X$n ] || [ -e /tmp/.X$n-lock ] || break; done
+		Xvfb ":$n" -screen 0 800x600x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+		xvfb_pid=$!
+		export DISPLAY=":$n"
+		for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
+	fi
+	go build -o "$work/traydemo" ./tray/internal/traydemo
+	# A panel with only the notification area, so the icon's place is known.
+	mkdir -p "$work/cfg/xfce4/xfconf/xfce-perchannel-xml"
+	cp tray/testdata/xfce4-panel.xml "$work/cfg/xfce4/xfconf/xfce-perchannel-xml/"
+	# XDG_CONFIG_HOME must be set before the bus starts: xfconfd is
+	# activated by it and inherits its environment.
+	export XDG_CONFIG_HOME="$work/cfg" CARDBRIDGE_XTEST_INNER="$work"
+	dbus-run-session -- "$0" 2> >(grep -v "fd limit" >&2)
+	exit $?
+fi
+
+# Inside the private session bus.
+work=$CARDBRIDGE_XTEST_INNER
+shots=${CARDBRIDGE_SCREENSHOTS:-$root/tray/screenshots}
+mkdir -p "$shots"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+fail() { echo "xtest: FAIL: $*"; exit 1; }
+
+xfce4-panel --disable-wm-check >"$work/panel.log" 2>&1 &
+pids+=($!)
+
+bus_has() {
+	dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+		org.freedesktop.DBus.NameHasOwner "string:$1" 2>/dev/null | grep -q "boolean true"
+}
+registered() {
+	dbus-send --session --print-reply --dest=org.kde.StatusNotifierWatcher /StatusNotifierWatcher \
+		org.freedesktop.DBus.Properties.Get string:org.kde.StatusNotifierWatcher \
+		string:RegisteredStatusNotifierItems 2>/dev/null | grep -c 'string ":' || true
+}
+some_registered() { [ "$(registered)" -ge 1 ]; }
+none_registered() { [ "$(registered)" -eq 0 ]; }
+wait_for() { # seconds, description, command...
+	local n=$(($1 * 10)) what=$2
+	shift 2
+	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
+	fail "timed out waiting for $what"
+}
+wait_for 20 "the tray host's StatusNotifierWatcher" bus_has org.kde.StatusNotifierWatcher
+
+panel=
+for w in $(xdotool search --onlyvisible --class xfce4-panel); do
+	[ "$(xdotool getwindowgeometry --shell "$w" | sed -n 's/WIDTH=//p')" -gt 100 ] && panel=$w
+done
+[ -n "$panel" ] || fail "panel window not found"
+echo "xtest: tray host window $panel"
+
+# Pixels of a colour (±8%) in an image.
+count() { convert "$1" -fuzz 8% -fill black +opaque "$2" -fill white -opaque "$2" -format '%[fx:round(mean*w*h)]' info:; }
+
+demo_pid=
+start_demo() {
+	"$work/traydemo" "$@" >>"$work/demo.log" 2>&1 &
+	demo_pid=$!
+	pids+=("$demo_pid")
+	wait_for 10 "the tray item to register" some_registered
+	sleep 1 # let the panel draw the new icon
+}
+stop_demo() {
+	kill "$demo_pid" 2>/dev/null || true
+	wait "$demo_pid" 2>/dev/null || true
+	wait_for 10 "the tray item to go" none_registered
+}
+
+# --- every state's icon is drawn in the panel --------------------------
+declare -A want=([starting]='#8a8f98' [noservice]='#d32f2f' [noreader]='#e06c00' [nocard]='#2d6cdf' [card]='#1e9e4a' [busy]='#f0a202')
+icons=()
+for s in starting noservice noreader nocard card busy; do
+	start_demo -state "$s"
+	import -window "$panel" -crop 40x33+0+0 +repage "$work/icon-$s.png"
+	n=$(count "$work/icon-$s.png" "${want[$s]}")
+	echo "xtest: state $s: $n pixels of ${want[$s]} in the tray"
+	[ "$n" -ge 8 ] || fail "icon for $s not visible (colour ${want[$s]} missing)"
+	icons+=("$work/icon-$s.png")
+	stop_demo
+done
+[ "$(md5sum "${icons[@]}" | awk '{print $1}' | sort -u | wc -l)" -eq 6 ] || fail "two states look the same"
+montage -background '#f5f4f2' -geometry 80x66+4+4 -filter point "${icons[@]}" -tile 6x1 "$shots/tray-states.png"
+
+# --- the whole panel, then the menu -------------------------------------
+# portal.example.be is allowed while the tray runs, as a consent dialog's
+# "always" would: the menu must pick it up.
+start_demo -state card -allow https://registration.smart-id.example -add-later https://portal.example.be
+xwininfo -tree -id "$panel" | sed -n '1,12p'
+import -window "$panel" "$shots/tray-panel.png"
+item="org.kde.StatusNotifierItem-$demo_pid-1"
+layout() {
+	dbus-send --session --print-reply --dest="$item" /StatusNotifierItem/menu \
+		com.canonical.dbusmenu.GetLayout int32:0 int32:-1 array:string: 2>/dev/null
+}
+# (Capture, then grep: grep -q closing the pipe early trips pipefail.)
+menu_has() { local l; l=$(layout); grep -qF "$1" <<<"$l"; }
+menu_lacks() { ! menu_has "$1"; }
+wait_for 10 "the origin allowed later in the menu" menu_has 'Revoke https://portal.example.be'
+# Left click on the icon: the host asks for the menu over D-Bus and pops it up.
+xdotool mousemove --sync 12 16 click 1
+menu_window() {
+	for w in $(xdotool search --onlyvisible --class wrapper-2.0 2>/dev/null); do
+		[ "$(xdotool getwindowgeometry --shell "$w" | sed -n 's/HEIGHT=//p')" -gt 60 ] && echo "$w" && return 0
+	done
+	return 1
+}
+wait_for 10 "the tray menu" menu_window
+sleep 0.5
+import -window root -crop 300x220+0+0 +repage "$shots/tray-menu.png"
+# Keyboard: first enabled item (Allowed websites) → its submenu, whose
+# first item is "Revoke <first origin>".
+for k in Down Right; do xdotool key "$k"; sleep 0.8; done
+import -window root -crop 640x220+0+0 +repage "$shots/tray-menu-revoke.png"
+menu_has 'Revoke https://registration.smart-id.example' || fail "origin not in the menu before revoking"
+xdotool key Return
+wait_for 10 "the revoked origin to leave the menu" menu_lacks 'https://registration.smart-id.example'
+menu_has 'Revoke https://portal.example.be' || fail "the other origin went too"
+echo "xtest: revoked an origin through the tray menu"
+
+# Quit from the menu ends the program.
+xdotool mousemove --sync 12 16 click 1
+wait_for 10 "the tray menu" menu_window
+sleep 0.3
+xdotool key Up Return # Up from the top wraps to the last item, Quit
+for _ in $(seq 100); do kill -0 "$demo_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$demo_pid" 2>/dev/null; then fail "Quit did not end the program"; fi
+wait "$demo_pid" || fail "program exited with an error after Quit"
+echo "xtest: Quit ended the program"
+echo "xtest: PASS (screenshots in $shots)"
