@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/cardbridge/cardbridge/bridge"
+	"github.com/cardbridge/cardbridge/bridge/pcscreaders"
+	"github.com/cardbridge/cardbridge/config"
+	"github.com/cardbridge/cardbridge/logging"
+	"github.com/cardbridge/cardbridge/prompt"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
+// runDaemon is "cardbridge run": the WebSocket daemon that portal pages
+// talk to, on 127.0.0.1 and [::1], until ctx is done.
+//
+// There is deliberately no flag that approves anything on the user's
+// behalf: consent, signatures and PINs always come from a person, through
+// native dialogs or, without a desktop, an interactive terminal. With
+// neither, everything is refused.
+func runDaemon(ctx context.Context, args []string) error {
+	return serveDaemon(ctx, args, os.Stderr)
+}
+
+// serveDaemon is runDaemon logging to stderr.
+func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	port := fs.Int("port", 0, "TCP port (default: the config file's, else 27183)")
+	var allow, devHTTP stringList
+	fs.Var(&allow, "allow-origin", "https origin allowed without a consent dialog (repeatable)")
+	fs.Var(&devHTTP, "dev-allow-http-origin", "plain http origin allowed to connect, for portal development only (repeatable)")
+	only := fs.Bool("only-allowed-origins", false, "refuse origins that are neither allowed by flag nor consented")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	prompter := fs.String("prompter", "auto", "how to ask the user: auto, native, terminal or deny")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	lvl, err := logging.ParseLevel(*level)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	// Everything logged passes the redactor; the bridge logs no PIN and
+	// masks national numbers itself, this is the second line of defence.
+	log := slog.New(logging.NewRedactor(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
+
+	cfg := config.Config{}
+	var consents bridge.ConsentStore = &bridge.MemoryConsentStore{}
+	if path, err := config.DefaultPath(); err != nil {
+		log.Warn("no config file; consents last until exit", "err", err)
+	} else {
+		store, err := config.Open(path, config.StoreOptions{AllowHTTP: len(devHTTP) > 0})
+		if err != nil {
+			log.Warn("config file problem", "path", path, "err", err)
+		}
+		if store != nil {
+			consents = store
+			cfg = store.Config()
+		}
+	}
+	if *port == 0 {
+		*port = cfg.EffectivePort()
+	}
+
+	p, how, err := choosePrompter(*prompter, cfg, log)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if how == "deny" {
+		log.Warn("no desktop and no terminal to ask the user: every card request will be refused")
+	}
+
+	readers := pcscreaders.New()
+	defer readers.Close()
+	srv, err := bridge.New(bridge.Config{
+		Port:               *port,
+		AllowedOrigins:     allow,
+		OnlyAllowedOrigins: *only,
+		DevHTTPOrigins:     devHTTP,
+		Readers:            readers,
+		Prompter:           p,
+		Consents:           consents,
+		Logger:             log,
+		Version:            version,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if len(devHTTP) > 0 {
+		log.Warn("developer mode: plain http origins may connect", "origins", devHTTP.String())
+	}
+	log.Info("cardbridge running", "version", version, "port", *port, "prompter", how)
+	err = srv.ListenAndServe(ctx)
+	if errors.Is(err, bridge.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// choosePrompter picks how the user is asked. "auto" takes native dialogs
+// when there is a desktop, else the terminal when stdin is one, else
+// refuses everything: failing closed is the only safe default.
+func choosePrompter(choice string, cfg config.Config, log *slog.Logger) (bridge.Prompter, string, error) {
+	native := func() bridge.Prompter {
+		return prompt.New(prompt.Options{Timeout: cfg.PromptTimeout(), Language: cfg.Language, Logger: log})
+	}
+	tty := term.IsTerminal(int(os.Stdin.Fd()))
+	switch choice {
+	case "native":
+		return native(), "native", nil
+	case "terminal":
+		if !tty {
+			return nil, "", errors.New("--prompter=terminal needs an interactive terminal on stdin")
+		}
+		return newTerminalPrompter(os.Stdin, os.Stderr), "terminal", nil
+	case "deny":
+		return bridge.DenyPrompter{}, "deny", nil
+	case "auto":
+		if hasDesktop() {
+			return native(), "native", nil
+		}
+		if tty {
+			return newTerminalPrompter(os.Stdin, os.Stderr), "terminal", nil
+		}
+		return bridge.DenyPrompter{}, "deny", nil
+	}
+	return nil, "", fmt.Errorf("unknown --prompter %q (want auto, native, terminal or deny)", choice)
+}
+
+// hasDesktop reports whether native dialogs can be shown.
+func hasDesktop() bool {
+	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+		return true
+	}
+	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+}
+
+// runCommands is the run subcommand, for extraCommands.
+func runCommands() []command {
+	return []command{{"run", "run the daemon that web pages talk to", func(ctx context.Context, args []string, _, stderr io.Writer) error {
+		return serveDaemon(ctx, args, stderr)
+	}}}
+}
