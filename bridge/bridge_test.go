@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/cardbridge/cardbridge/apdu/beid/sim"
 	"github.com/cardbridge/cardbridge/bridge"
 	"github.com/cardbridge/cardbridge/bridge/bridgetest"
@@ -617,5 +619,33 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		if _, err := bridge.New(cfg); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)
 		}
+	}
+}
+
+func TestShutdownClosesConnections(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC, preConsented)
+	c := e.dial(testOrigin)
+	opened := e.prompter.Opened()
+	e.prompter.Push(bridgetest.PIN, bridgetest.Answer{Block: true})
+	c.send("pin.verify", nil)
+	waitDialog(t, opened, bridgetest.PIN)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("Shutdown took %v", d)
+	}
+	<-c.done
+	if !websocket.IsCloseError(c.err, websocket.CloseGoingAway) {
+		t.Errorf("connection ended with %v, want close 1001", c.err)
+	}
+	if calls := e.prompter.Calls(); !calls[0].Closed {
+		t.Error("the dialog stayed open after Shutdown")
+	}
+	if _, _, err := e.dialRaw(http.Header{"Origin": {testOrigin}}); err == nil {
+		t.Error("a connection was accepted after Shutdown")
 	}
 }

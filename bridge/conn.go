@@ -96,14 +96,14 @@ func (c *conn) serve() {
 	c.s.log.Info("disconnected", "origin", c.origin, "duration", time.Since(start).Round(time.Millisecond))
 }
 
-// goAway closes the connection for a server shutdown.
+// goAway closes the connection for a server shutdown: a close frame with
+// 1001 (going away), then the socket, which ends the read loop. Gorilla
+// allows WriteControl concurrently with the writer goroutine.
 func (c *conn) goAway() {
-	select {
-	case c.out <- outFrame{closeCode: websocket.CloseGoingAway, closeReason: "server shutting down"}:
-	default:
-	}
-	// The read loop is blocked in a read; closing the socket ends it.
-	time.AfterFunc(time.Second, func() { c.ws.Close() })
+	c.ws.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"),
+		time.Now().Add(time.Second))
+	c.ws.Close()
 }
 
 // readLoop reads requests until the connection fails. It reports whether
