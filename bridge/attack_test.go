@@ -92,6 +92,25 @@ func TestAttackForeignOriginDefault(t *testing.T) {
 	}
 }
 
+// TestAttackConsentNagging: after a denial, reconnecting does not bring
+// the dialog back until the cooldown has passed; other origins are asked.
+func TestAttackConsentNagging(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC, withLimits(bridge.Limits{DenyCooldown: 300 * time.Millisecond}))
+	e.prompter.AllowConsent(bridge.Deny)
+	e.dial("https://nag.example").fails("card", nil, "CONSENT_DENIED")
+	for i := 0; i < 5; i++ {
+		e.dial("https://nag.example").fails("card", nil, "CONSENT_DENIED")
+	}
+	e.prompter.AllowConsent(bridge.AllowOnce)
+	e.dial(testOrigin).ok("card", nil, nil)
+	if n := len(e.prompter.Calls()); n != 2 {
+		t.Errorf("%d consent dialogs, want 2", n)
+	}
+	time.Sleep(350 * time.Millisecond)
+	e.prompter.AllowConsent(bridge.AllowOnce)
+	e.dial("https://nag.example").ok("card", nil, nil)
+}
+
 func TestAttackHostHeader(t *testing.T) {
 	e, _ := newEnv(t, sim.ProfileECC, preConsented)
 	p := strconv.Itoa(e.port)
@@ -327,7 +346,7 @@ func TestAttackConsentDeniedSendsNothing(t *testing.T) {
 		t.Errorf("denied consent reached the card")
 	}
 	// A dismissed consent dialog is USER_CANCELLED and may be asked again.
-	c2 := e.dial(testOrigin)
+	c2 := e.dial("https://other.example")
 	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Err: bridge.ErrPromptCancelled})
 	c2.fails("identity", nil, "USER_CANCELLED")
 	e.prompter.AllowConsent(bridge.AllowOnce)
@@ -518,4 +537,21 @@ func TestAttackPINNeverLeaks(t *testing.T) {
 	if !strings.Contains(logs, "method=authenticate") || !strings.Contains(logs, "origin="+testOrigin) {
 		t.Error("requests are not logged with origin and method")
 	}
+}
+
+// TestAttackSilentPeer: a client that never reads (so never answers
+// pings) is dropped, and its slot freed, without waiting for TCP.
+func TestAttackSilentPeer(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC, preConsented, withLimits(bridge.Limits{
+		PingInterval: 50 * time.Millisecond, WriteTimeout: 50 * time.Millisecond, MaxConnsPerOrigin: 1}))
+	ws, _, err := e.dialRaw(http.Header{"Origin": {testOrigin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	// Never read: gorilla answers pings only from inside a read.
+	eventually(t, "the silent connection is dropped", func() bool {
+		return strings.Contains(e.logs.String(), "msg=disconnected")
+	})
+	e.dial(testOrigin).ok("version", nil, nil) // the per-origin slot is free again
 }

@@ -65,6 +65,10 @@ type Limits struct {
 	PromptTimeout     time.Duration // methods that may show a dialog (120 s)
 	WriteTimeout      time.Duration // one frame write (10 s)
 	PingInterval      time.Duration // keepalive pings (30 s); a pong is due within twice that
+	// DenyCooldown is how long an origin the user denied gets
+	// CONSENT_DENIED without a dialog, on any connection (30 s), so that
+	// a page cannot reconnect in a loop until the user gives in.
+	DenyCooldown time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -97,6 +101,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.PingInterval <= 0 {
 		l.PingInterval = 30 * time.Second
+	}
+	if l.DenyCooldown <= 0 {
+		l.DenyCooldown = 30 * time.Second
 	}
 	return l
 }

@@ -383,9 +383,11 @@ func (c *conn) ensureConsent(ctx context.Context) error {
 	if c.onceAllowed {
 		return nil
 	}
-	if c.denied {
-		// Asked and refused on this connection: a page must not be able
-		// to re-open the dialog until the user gives in.
+	if c.denied || c.s.recentlyDenied(c.origin) {
+		// Asked and refused, on this connection or just before on
+		// another: a page must not be able to re-open the dialog until
+		// the user gives in.
+		c.denied = true
 		return newError(CodeConsentDenied, "the user did not allow this site to use the card")
 	}
 	d, err := c.s.prompts.consent(ctx, ConsentRequest{Origin: c.origin})
@@ -393,6 +395,7 @@ func (c *conn) ensureConsent(ctx context.Context) error {
 		return err
 	}
 	c.s.log.Info("consent", "origin", c.origin, "decision", d.String())
+	c.s.noteConsent(c.origin, d)
 	switch d {
 	case AllowAlways:
 		if err := c.s.consents.Allow(c.origin); err != nil {

@@ -46,6 +46,7 @@ type Server struct {
 	perOrigin   map[string]int // same, per origin
 	httpServers map[*http.Server]struct{}
 	readerLocks map[string]chan struct{}
+	deniedUntil map[string]time.Time // origins the user just denied
 	connWG      sync.WaitGroup
 }
 
@@ -88,6 +89,7 @@ func New(cfg Config) (*Server, error) {
 		perOrigin:   make(map[string]int),
 		httpServers: make(map[*http.Server]struct{}),
 		readerLocks: make(map[string]chan struct{}),
+		deniedUntil: make(map[string]time.Time),
 	}
 	for _, o := range cfg.DevHTTPOrigins {
 		c, err := CanonicalOrigin(o)
@@ -374,6 +376,31 @@ func (s *Server) unreserve(origin string) {
 	s.total--
 	if s.perOrigin[origin]--; s.perOrigin[origin] <= 0 {
 		delete(s.perOrigin, origin)
+	}
+}
+
+// recentlyDenied reports whether the user denied origin within the
+// cooldown.
+func (s *Server) recentlyDenied(origin string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Now().Before(s.deniedUntil[origin])
+}
+
+// noteConsent records the user's decision for the cooldown.
+func (s *Server) noteConsent(origin string, d ConsentDecision) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for o, t := range s.deniedUntil {
+		if now.After(t) {
+			delete(s.deniedUntil, o)
+		}
+	}
+	if d == Deny {
+		s.deniedUntil[origin] = now.Add(s.limits.DenyCooldown)
+	} else {
+		delete(s.deniedUntil, origin)
 	}
 }
 
