@@ -4,6 +4,11 @@
 // Belgian eID card. The daemon's dialogs are answered by the scripted test
 // prompter (consent: allow, PIN: correct, signature: confirm).
 //
+// TestBrowserFlowRig reads the card through the real PC/SC stack (pcscd and
+// vpcd, see internal/rig); TestBrowserFlowSim reads it in process
+// (bridge/simreaders) and needs no pcscd. Screenshots of each run land in
+// e2e/artifacts/ (not committed).
+//
 // The tests need Chromium (/usr/bin/chromium, Debian's package), node and
 // web/node_modules (npm ci in web/). Without them they skip loudly, unless
 // CARDBRIDGE_E2E=required, in which case they fail: web/ci.sh sets it.

@@ -23,7 +23,7 @@ function showStep(name) {
   for (const s of STEPS) $(`step-${s}`).hidden = s !== name;
   const idx = STEPS.indexOf(name);
   document.querySelectorAll(".steps li").forEach((li, i) => {
-    li.classList.toggle("done", i < idx);
+    li.classList.toggle("done", i < idx || name === "done");
     if (i === idx) li.setAttribute("aria-current", "step");
     else li.removeAttribute("aria-current");
   });
