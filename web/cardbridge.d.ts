@@ -190,7 +190,8 @@ export interface AuthToken {
   unverifiedCertificate: string;
   algorithm: "ES256" | "ES384" | "ES512" | "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512";
   signature: string;
-  format: "web-eid:1";
+  /** "web-eid:1" or a 1.x minor version such as "web-eid:1.0" (what cardbridge sends). */
+  format: "web-eid:1" | `web-eid:1.${string}`;
   appVersion: string;
 }
 
