@@ -507,6 +507,16 @@ func TestReaderEvents(t *testing.T) {
 	if d := next(); len(d.Readers) != 3 || d.Error != nil {
 		t.Errorf("service back: %+v", d)
 	}
+	// One watcher for the whole server, however many pages listen, and
+	// none once the last one leaves.
+	third := e.dial(testOrigin)
+	third.ok("readers", nil, nil)
+	if n := e.readers.Watchers(); n != 1 {
+		t.Errorf("%d watchers for two subscribed pages", n)
+	}
+	third.close()
+	c.close()
+	eventually(t, "the watcher stops", func() bool { return e.readers.Watchers() == 0 })
 	other.ok("version", nil, nil)
 	other.mu.Lock()
 	for _, m := range other.backlog {

@@ -91,8 +91,10 @@ func (c *conn) serve() {
 	c.cancel()
 	c.ws.Close()
 	<-c.writerDone
-	c.s.hub.unsubscribe(c)
+	// Requests end promptly once ctx is cancelled; wait for them before
+	// unsubscribing, since a finishing "readers" call subscribes.
 	c.reqWG.Wait()
+	c.s.hub.unsubscribe(c)
 	c.s.log.Info("disconnected", "origin", c.origin, "duration", time.Since(start).Round(time.Millisecond))
 }
 

@@ -30,6 +30,9 @@ func newWatchHub(s *Server) *watchHub {
 func (h *watchHub) subscribe(c *conn, listed []ReaderInfo) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if c.ctx.Err() != nil {
+		return // the page is gone; it would never be unsubscribed
+	}
 	if _, ok := h.subs[c]; ok {
 		if !EqualReaders(h.current, listed) {
 			c.sendEvent(readersEvent(h.current, nil))

@@ -41,6 +41,7 @@ type Readers struct {
 	// that something was NOT sent.
 	pinVerifies int
 	signatures  int
+	watchers    int // Watch calls in progress
 }
 
 type slot struct {
@@ -206,8 +207,23 @@ func (r *Readers) List(ctx context.Context) ([]bridge.ReaderInfo, error) {
 	return r.listLocked(), nil
 }
 
+// Watchers returns how many Watch calls are in progress.
+func (r *Readers) Watchers() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.watchers
+}
+
 // Watch implements bridge.Readers.
 func (r *Readers) Watch(ctx context.Context, known []bridge.ReaderInfo) ([]bridge.ReaderInfo, error) {
+	r.mu.Lock()
+	r.watchers++
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.watchers--
+		r.mu.Unlock()
+	}()
 	for {
 		r.mu.Lock()
 		if r.err != nil {
