@@ -59,6 +59,7 @@ type Zenity struct{}
 // The cancel button is the default in questions so that a stray Enter
 // never grants access or signs.
 func (Zenity) Question(ctx context.Context, q Question) (Answer, error) {
+	importSessionEnvOS(ctx)
 	opts := []zenity.Option{
 		zenity.Context(ctx),
 		zenity.Title(q.Title),
@@ -89,6 +90,7 @@ func (Zenity) Question(ctx context.Context, q Question) (Answer, error) {
 
 // SecretEntry shows an entry whose text is masked.
 func (Zenity) SecretEntry(ctx context.Context, e Entry) (string, error) {
+	importSessionEnvOS(ctx)
 	s, err := zenity.Entry(e.Text,
 		zenity.Context(ctx),
 		zenity.Title(e.Title),
