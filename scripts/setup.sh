@@ -1,18 +1,36 @@
 #!/usr/bin/env bash
-# setup.sh — install the Debian/Ubuntu packages that building and testing
-# cardbridge need. Skips apt entirely when everything is already installed.
-# Needs root, or sudo without a password prompt (it never reads stdin).
+# setup.sh [GROUP...] — install the Debian/Ubuntu packages that building,
+# running and testing cardbridge need. Skips apt entirely when everything is
+# already installed. Needs root, or sudo without a password prompt (it never
+# reads stdin).
 #
-# Packages are grouped by what needs them; add a group for a new tool chain
-# and list it in "groups" below.
+# Groups: build, pcsc (the default pair: enough to build and run the daemon
+# and the simulated card), browser (Chromium for the end-to-end tests),
+# desktop (X server, tray host and dialog tools for the desktop tests), and
+# all. scripts/test.sh asks for all; scripts/run.sh for the default.
 set -euo pipefail
 
 # cgo (github.com/ebfe/scard links libpcsclite through pkg-config).
-build=(gcc libc6-dev pkg-config)
+group_build=(gcc libc6-dev pkg-config)
 # The PC/SC stack and the virtual reader used by rig tests (scripts/rig.sh).
-pcsc=(pcscd libpcsclite-dev vsmartcard-vpcd)
+group_pcsc=(pcscd libpcsclite-dev vsmartcard-vpcd)
+# Debian's Chromium, driven by playwright-core (never a downloaded browser).
+group_browser=(chromium)
+# Filled in by the desktop tests' needs.
+group_desktop=()
 
-groups=("${build[@]}" "${pcsc[@]}")
+[ $# -gt 0 ] || set -- build pcsc
+[ "$*" != all ] || set -- build pcsc browser desktop
+groups=()
+for g in "$@"; do
+	case $g in
+	build) groups+=("${group_build[@]}") ;;
+	pcsc) groups+=("${group_pcsc[@]}") ;;
+	browser) groups+=("${group_browser[@]}") ;;
+	desktop) groups+=("${group_desktop[@]}") ;;
+	*) printf 'setup: unknown group %q (build, pcsc, browser, desktop, all)\n' "$g" >&2; exit 2 ;;
+	esac
+done
 
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 

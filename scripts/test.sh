@@ -32,7 +32,20 @@ go_env() {
 
 setup() {
 	section "setup"
-	scripts/setup.sh
+	scripts/setup.sh all
+}
+
+# The browser tests need the JS client's node modules (playwright-core, ws:
+# no browser download) before go test runs the end-to-end test.
+web_setup() {
+	section "web: npm ci"
+	(cd web && npm ci --no-audit --no-fund --loglevel=error)
+	export CARDBRIDGE_E2E=required
+}
+
+web_checks() {
+	section "web: JS client tests"
+	(cd web && node --test test/)
 }
 
 rig_start() {
@@ -94,7 +107,9 @@ main() {
 	go_env
 	setup
 	rig_start
+	web_setup
 	go_checks
+	web_checks
 	rig_disruptive
 	rig_latency
 	section "all tests passed"
