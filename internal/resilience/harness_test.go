@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 	"github.com/cardbridge/cardbridge/apdu/beid/sim"
 	"github.com/cardbridge/cardbridge/bridge"
 	"github.com/cardbridge/cardbridge/bridge/bridgetest"
+	"github.com/cardbridge/cardbridge/bridge/pcscreaders"
 	"github.com/cardbridge/cardbridge/internal/rig"
 	"github.com/cardbridge/cardbridge/pcsc/vpcd"
 )
@@ -49,6 +51,8 @@ type stack struct {
 	origins  []string
 	log      *logBuffer
 	serveErr chan error
+	// closeReaders closes the daemon's PC/SC readers.
+	closeReaders func()
 }
 
 type stackOptions struct {
@@ -59,6 +63,8 @@ type stackOptions struct {
 	limits  bridge.Limits
 	// origins are the pre-allowed origins (default testOrigin).
 	origins []string
+	// deferStart leaves starting the daemon to the test (stack.start).
+	deferStart bool
 }
 
 // newStack inserts a fresh simulated card and starts a daemon. Everything
@@ -76,11 +82,18 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	fc := &faultCard{Card: card, latency: opts.latency}
 	slot := rig.Insert(t, fc)
 	s := &stack{t: t, card: card, fc: fc, slot: slot, prompter: &hookPrompter{}, log: &logBuffer{}}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("RESILIENCE_LOG") != "" {
+			t.Logf("daemon log:\n%s", s.log)
+		}
+	})
 	s.origins = opts.origins
 	if len(s.origins) == 0 {
 		s.origins = []string{testOrigin}
 	}
-	s.start(opts.limits)
+	if !opts.deferStart {
+		s.start(opts.limits)
+	}
 	return s
 }
 
@@ -89,8 +102,8 @@ func (s *stack) start(limits bridge.Limits) {
 	t := s.t
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	readers, closeReaders, err := newPCSCReaders(ctx)
-	if err != nil {
+	readers := pcscreaders.New()
+	if _, err := readers.List(ctx); err != nil {
 		t.Fatalf("PC/SC readers: %v", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -115,10 +128,23 @@ func (s *stack) start(limits bridge.Limits) {
 	s.url = "ws://127.0.0.1:" + strconv.Itoa(port) + "/v1"
 	s.serveErr = make(chan error, 1)
 	go func() { s.serveErr <- srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		s.shutdown()
-		closeReaders()
-	})
+	s.closeReaders = func() {
+		if err := readers.Close(); err != nil {
+			t.Errorf("closing the PC/SC readers: %v", err)
+		}
+	}
+	t.Cleanup(s.stop)
+}
+
+// stop shuts the daemon down and closes its PC/SC readers. It may be
+// called more than once.
+func (s *stack) stop() {
+	s.t.Helper()
+	s.shutdown()
+	if s.closeReaders != nil {
+		s.closeReaders()
+		s.closeReaders = nil
+	}
 }
 
 // shutdown stops the daemon and checks that it stopped cleanly. It may be
@@ -158,7 +184,7 @@ func (s *stack) checkServing() {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	c := s.dial(testOrigin)
+	c := s.dial(s.origins[0])
 	defer c.close()
 	var rl readersResult
 	if err := c.callInto(ctx, "readers", nil, &rl); err != nil {
