@@ -5,6 +5,8 @@
 #   - the tray's D-Bus test under a private session bus,
 #   - test B: the real consent/PIN/signature dialogs under Xvfb, driven
 #     with xdotool (prompt/desktop_test.go),
+#   - an end-to-end test: a page's WebSocket requests reach the real
+#     dialogs, the consent store and the tray (desktop-tests/),
 #   - test A: the tray icon in a real tray host under Xvfb (tray/xtest.sh),
 #   - the installer test with a throw-away HOME and systemd-analyze,
 #   - packaging/test.sh (.deb build, dpkg-deb checks, dpkg --root install),
@@ -33,10 +35,10 @@ cleanup() {
 trap cleanup EXIT
 export CARDBRIDGE_SCREENSHOTS=${CARDBRIDGE_SCREENSHOTS:-$work/screenshots}
 case $CARDBRIDGE_SCREENSHOTS in /*) ;; *) CARDBRIDGE_SCREENSHOTS=$PWD/$CARDBRIDGE_SCREENSHOTS ;; esac
-mine=(./config/... ./logging/... ./prompt/... ./tray/... ./installer/...)
+mine=(./config/... ./logging/... ./prompt/... ./tray/... ./installer/... ./desktop-tests/...)
 
 echo "== gofmt, vet (linux, windows)"
-unformatted=$(gofmt -l config logging prompt tray installer cmd/cardbridge/install.go cmd/cardbridge/install_test.go)
+unformatted=$(gofmt -l config logging prompt tray installer desktop-tests cmd/cardbridge/install.go cmd/cardbridge/install_test.go)
 [ -z "$unformatted" ] || { echo "not gofmt'ed: $unformatted"; exit 1; }
 go vet "${mine[@]}"
 GOOS=windows go vet "${mine[@]}"
@@ -60,6 +62,18 @@ xdpyinfo >/dev/null || { echo "Xvfb did not start"; cat "$work/xvfb.log"; exit 1
 
 echo "== test B: native dialogs (zenity) driven by xdotool"
 CARDBRIDGE_DESKTOP=required go test -count=1 -run 'TestDesktop' -v ./prompt
+
+echo "== end to end: page -> bridge -> native dialogs -> consent store -> tray"
+mkdir -p "$work/panelcfg/xfce4/xfconf/xfce-perchannel-xml"
+cp tray/testdata/xfce4-panel.xml "$work/panelcfg/xfce4/xfconf/xfce-perchannel-xml/"
+CARDBRIDGE_DESKTOP=required XDG_CONFIG_HOME=$work/panelcfg dbus-run-session -- bash -c '
+	xfce4-panel --disable-wm-check >/dev/null 2>&1 &
+	panel=$!
+	sleep 2
+	go test -count=1 -v ./desktop-tests
+	rc=$?
+	kill $panel
+	exit $rc' 2> >(grep -v "fd limit" >&2)
 
 echo "== test A: tray icon in a tray host"
 tray/xtest.sh
