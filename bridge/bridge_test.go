@@ -111,6 +111,18 @@ func TestReadMethods(t *testing.T) {
 					t.Errorf("identity.%s = %v, want %v", k, id.Identity[k], v)
 				}
 			}
+			// docs/protocol.md: these members are always present, as
+			// strings; photoHash is there because the card carries it.
+			for _, k := range strings.Fields(`cardNumber chipNumber validFrom validUntil issuingMunicipality
+				nationalNumber surname givenNames thirdNameInitial nationality birthPlace birthDate sex
+				nobleCondition documentType documentTypeName specialStatus photoHash`) {
+				if _, ok := id.Identity[k].(string); !ok {
+					t.Errorf("identity.%s = %#v, want a string", k, id.Identity[k])
+				}
+			}
+			if ph, _ := id.Identity["photoHash"].(string); ph != strings.ToUpper(ph) || len(ph) < 40 {
+				t.Errorf("identity.photoHash = %q, want upper-case hex", ph)
+			}
 			if !id.Integrity.Valid || len(id.Integrity.Errors) != 0 {
 				t.Errorf("identity integrity = %+v", id.Integrity)
 			}

@@ -196,7 +196,7 @@ func mIdentity(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 		}
 		in := beid.VerifyIntegrity(c)
 		out = map[string]any{
-			"identity":  identityToJSON(c.Identity),
+			"identity":  c.Identity, // *beid.Identity marshals to the protocol form
 			"integrity": integrityOf(in.IdentitySignature, in.RRNCertificate),
 		}
 		rc.logAttrs = append(rc.logAttrs, "nationalNumber", maskNationalNumber(c.Identity.NationalNumber))
@@ -221,7 +221,7 @@ func mAddress(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 		}
 		in := beid.VerifyIntegrity(c)
 		out = map[string]any{
-			"address":   addressJSON{Street: c.Address.Street, ZipCode: c.Address.ZipCode, Municipality: c.Address.Municipality},
+			"address":   c.Address,
 			"integrity": integrityOf(in.AddressSignature, in.RRNCertificate),
 		}
 		return nil

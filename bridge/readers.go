@@ -52,19 +52,6 @@ func EqualReaders(a, b []ReaderInfo) bool {
 	})
 }
 
-// Known BELPIC ATR fragments. An ATR only hints at the card type; the
-// driver's GET CARD DATA on Open is the authority. The hint lets the server
-// pick the one eID card among several inserted cards without opening them.
-var (
-	atrBelpic17 = []byte{0x01, 0x01, 0x01, 0xAD, 0x13}       // historical bytes of applet 1.1/1.7 cards
-	atrBelpic18 = []byte{0x80, 0x31, 0x80, 0x65, 0xB0, 0x85} // applet 1.8 cards
-)
-
-// isBelpicATR reports whether atr looks like a Belgian eID card's.
-func isBelpicATR(atr []byte) bool {
-	return len(atr) > 0 && (bytes.Contains(atr, atrBelpic17) || bytes.Contains(atr, atrBelpic18))
-}
-
 // pickReader chooses the reader a request without a "reader" parameter is
 // about: the only one holding a Belgian eID card.
 func pickReader(list []ReaderInfo) (ReaderInfo, *Error) {
@@ -77,7 +64,10 @@ func pickReader(list []ReaderInfo) (ReaderInfo, *Error) {
 			continue
 		}
 		present = append(present, r)
-		if isBelpicATR(r.ATR) {
+		// The ATR only hints at the card type (the driver's GET CARD
+		// DATA on Open is the authority), but it lets the server pick
+		// the one eID card among several without opening them.
+		if beid.RecognizeATR(r.ATR) != beid.GenerationUnknown {
 			belpic = append(belpic, r)
 		}
 	}

@@ -7,12 +7,21 @@ import (
 )
 
 // The JSON forms below are what cardbridge shows pages and users: camelCase
-// names, dates in ISO 8601 (partial birth dates shortened, see Date.String),
-// binary values as upper-case hex. Fields every card carries are always
-// present; the rest only when the card has them.
+// names, dates in ISO 8601 (partial birth dates shortened to YYYY-MM or
+// YYYY), binary values as upper-case hex. Fields every card carries are
+// always present; the rest only when the card has them. docs/protocol.md
+// (the identity and address methods) is the contract these follow.
 
-// MarshalJSON encodes d as its ISO 8601 string, "" when unknown.
-func (d Date) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+// MarshalJSON encodes d in ISO 8601: YYYY-MM-DD, YYYY-MM or YYYY, and ""
+// when unknown. Unlike String, a day whose month is unknown is dropped
+// ("1950", not "1950-00-15"): ISO 8601 has no form for it, and pages
+// parse these values as dates.
+func (d Date) MarshalJSON() ([]byte, error) {
+	if d.Month == 0 {
+		d.Day = 0
+	}
+	return json.Marshal(d.String())
+}
 
 type identityJSON struct {
 	CardNumber          string `json:"cardNumber"`

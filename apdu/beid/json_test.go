@@ -49,6 +49,37 @@ func TestIdentityJSON(t *testing.T) {
 	}
 }
 
+// TestDateJSON pins the protocol's date forms, partial dates included.
+func TestDateJSON(t *testing.T) {
+	for _, tc := range []struct {
+		d    Date
+		want string
+	}{
+		{Date{}, `""`},
+		{Date{1990, time.May, 17}, `"1990-05-17"`},
+		{Date{Year: 1990, Month: time.May}, `"1990-05"`},
+		{Date{Year: 1990}, `"1990"`},
+		{Date{Year: 1950, Day: 15}, `"1950"`}, // a day without its month is not a date
+	} {
+		b, err := json.Marshal(tc.d)
+		if err != nil || string(b) != tc.want {
+			t.Errorf("Marshal(%+v) = %s, %v; want %s", tc.d, b, err, tc.want)
+		}
+	}
+	// Through the identity too, where EUCardStartDate is optional.
+	b, err := json.Marshal(&Identity{BirthDate: Date{Year: 1950, Day: 15}, EUCardStartDate: Date{Year: 2019, Day: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["birthDate"] != "1950" || got["euCardStartDate"] != "2019" {
+		t.Errorf("birthDate %v, euCardStartDate %v", got["birthDate"], got["euCardStartDate"])
+	}
+}
+
 func TestAddressJSON(t *testing.T) {
 	b, err := json.Marshal(&Address{Street: "Rue Haute 1", ZipCode: "1000", Municipality: "Bruxelles"})
 	if err != nil {
