@@ -16,8 +16,10 @@ group_build=(gcc libc6-dev pkg-config)
 group_pcsc=(pcscd libpcsclite-dev vsmartcard-vpcd)
 # Debian's Chromium, driven by playwright-core (never a downloaded browser).
 group_browser=(chromium)
-# Filled in by the desktop tests' needs.
-group_desktop=()
+# The desktop tests (tray/ci.sh): a virtual X server, a StatusNotifier tray
+# host (xfce4-panel), zenity for the dialogs, xdotool to answer them,
+# screenshots, and systemd-analyze for the installer's unit.
+group_desktop=(xvfb xdotool zenity xfce4-panel dbus-daemon imagemagick x11-utils systemd)
 
 [ $# -gt 0 ] || set -- build pcsc
 [ "$*" != all ] || set -- build pcsc browser desktop

@@ -43,6 +43,12 @@ web_setup() {
 	export CARDBRIDGE_E2E=required
 }
 
+# Tray, native dialogs under Xvfb, installer, .deb, Windows cross-build.
+desktop_checks() {
+	section "desktop: tray, dialogs, installer, packages"
+	tray/ci.sh
+}
+
 web_checks() {
 	section "web: JS client tests"
 	(cd web && node --test test/)
@@ -110,6 +116,7 @@ main() {
 	web_setup
 	go_checks
 	web_checks
+	desktop_checks
 	rig_disruptive
 	rig_latency
 	section "all tests passed"

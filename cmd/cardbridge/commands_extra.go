@@ -4,5 +4,5 @@ package main
 // (run, install, uninstall, status), so that main.go stays the one place
 // that dispatches.
 func extraCommands() []command {
-	return runCommands()
+	return append(runCommands(), installCommands()...)
 }
