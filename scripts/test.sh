@@ -109,6 +109,35 @@ rig_latency() {
 	fi
 }
 
+# Resilience: the daemon through a pcscd restart (it stops the machine's
+# pcscd, hence a step of its own; the other fault and soak tests run with
+# go test above), the fuzz targets for a bounded time, and the bench in its
+# short form (figure (a), a timing ratio, is advisory on a shared machine).
+resilience_checks() {
+	section "daemon through a pcscd restart"
+	local out
+	if ! out=$(CARDBRIDGE_RIG_RESTART=1 go test -count=1 -run '^TestServiceRestart$' -v ./internal/resilience/ 2>&1); then
+		printf '%s\n' "$out" >&2
+		return 1
+	fi
+	printf '%s\n' "$out" | grep -E '^(--- |ok )'
+
+	section "fuzzing, 10 s per target"
+	local t
+	for t in ./bridge:FuzzHandle ./apdu/beid:FuzzCardResponses ./apdu/beid:FuzzCertificate \
+		./apdu/beid:FuzzParseCardData ./apdu/beid:FuzzParseIdentity ./apdu:FuzzParseResponse; do
+		if ! out=$(go test -run '^$' -fuzz "^${t#*:}\$" -fuzztime 10s -fuzzminimizetime 1s "${t%%:*}" 2>&1); then
+			printf '%s\n' "$out" >&2
+			echo "test: ${t#*:} found a failing input; it is saved under ${t%%:*}/testdata/fuzz/ to keep as a regression seed" >&2
+			return 1
+		fi
+		printf '%s: %s\n' "${t#*:}" "$(printf '%s\n' "$out" | grep -E '^fuzz: elapsed' | tail -n 1)"
+	done
+
+	section "bench (short)"
+	go run ./bench -short -advisory a
+}
+
 main() {
 	go_env
 	setup
@@ -119,6 +148,7 @@ main() {
 	desktop_checks
 	rig_disruptive
 	rig_latency
+	resilience_checks
 	section "all tests passed"
 }
 

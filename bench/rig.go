@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/cardbridge/cardbridge/apdu/beid/sim"
+	"github.com/cardbridge/cardbridge/pcsc"
+	"github.com/cardbridge/cardbridge/pcsc/vpcd"
+)
+
+const (
+	// virtualReader is the vpcd reader the card goes in; vpcd.DefaultAddr
+	// is its card side.
+	virtualReader = "Virtual PCD 00 00"
+	// rigLock is the machine-wide lock internal/rig takes for the
+	// virtual reader; holding it keeps tests from plugging their cards
+	// in while the bench runs.
+	rigLock = "/tmp/cardbridge-rig.lock"
+	settle  = 15 * time.Second
+)
+
+// cardSlot is the simulated card in the virtual reader.
+type cardSlot struct {
+	card        *sim.Card
+	reader      string
+	profileName string
+	in          *vpcd.Insertion
+	lock        *os.File
+}
+
+// insertCard takes the rig lock, plugs a fresh simulated card into the
+// virtual reader and waits until pcscd reports it.
+func insertCard(ctx context.Context, profile string) (*cardSlot, error) {
+	p, err := sim.ParseProfile(profile)
+	if err != nil {
+		return nil, err
+	}
+	card, err := sim.New(sim.Options{Profile: p, PIN: "1234"})
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(rigLock, os.O_RDWR|os.O_CREATE, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("rig lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: waiting for %s (tests are using the virtual reader)\n", rigLock)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("rig lock: %w", err)
+		}
+	}
+	cs := &cardSlot{card: card, reader: virtualReader, profileName: p.String() + " (applet " + appletName(p) + ")", lock: f}
+	wctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
+	if err := waitReader(wctx, func(st pcsc.ReaderState) bool { return !st.CardPresent }); err != nil {
+		cs.close()
+		return nil, fmt.Errorf("%s is not empty (a beidsim running?) or pcscd is not running (scripts/rig.sh start): %w", virtualReader, err)
+	}
+	in, err := vpcd.Insert(context.Background(), vpcd.DefaultAddr, card)
+	if err != nil {
+		cs.close()
+		return nil, err
+	}
+	cs.in = in
+	if err := waitReader(wctx, func(st pcsc.ReaderState) bool {
+		return st.CardPresent && bytes.Equal(st.ATR, card.ATR())
+	}); err != nil {
+		cs.close()
+		return nil, fmt.Errorf("card not reported present: %w", err)
+	}
+	return cs, nil
+}
+
+func appletName(p sim.Profile) string {
+	return fmt.Sprintf("%d.%d", p.AppletVersion()>>4, p.AppletVersion()&0xF)
+}
+
+// close pulls the card, waits for pcscd to see it gone and releases the
+// rig lock.
+func (cs *cardSlot) close() {
+	if cs.in != nil {
+		cs.in.Remove()
+		ctx, cancel := context.WithTimeout(context.Background(), settle)
+		_ = waitReader(ctx, func(st pcsc.ReaderState) bool { return !st.CardPresent })
+		cancel()
+	}
+	syscall.Flock(int(cs.lock.Fd()), syscall.LOCK_UN)
+	cs.lock.Close()
+}
+
+// waitReader waits, with PC/SC change notification, until the virtual
+// reader's state satisfies ok.
+func waitReader(ctx context.Context, ok func(pcsc.ReaderState) bool) error {
+	pc, err := pcsc.Establish(ctx)
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	states, err := pc.Readers(ctx)
+	for {
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, st := range states {
+			if st.Name == virtualReader {
+				found = true
+				if ok(st) {
+					return nil
+				}
+			}
+		}
+		if !found {
+			return fmt.Errorf("pcscd has no %q reader (is vsmartcard-vpcd installed?)", virtualReader)
+		}
+		states, err = pc.WaitChange(ctx, states)
+	}
+}
