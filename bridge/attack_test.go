@@ -56,7 +56,35 @@ func TestAttackOriginPolicy(t *testing.T) {
 	} {
 		refused(t, e, h, http.StatusForbidden)
 	}
-	// The listed developer origin may connect.
+	// A handshake that cannot be upgraded is refused before anyone is
+	// asked about it.
+	for _, tc := range []struct {
+		method, version, key string
+		status               int
+	}{
+		{"GET", "8", "dGhlIHNhbXBsZSBub25jZQ==", http.StatusBadRequest},
+		{"GET", "13", "c2hvcnQ=", http.StatusBadRequest},
+		{"GET", "13", "", http.StatusBadRequest},
+		{"POST", "13", "dGhlIHNhbXBsZSBub25jZQ==", http.StatusMethodNotAllowed},
+	} {
+		req, _ := http.NewRequest(tc.method, "http://127.0.0.1:"+strconv.Itoa(e.port)+"/v1", nil)
+		req.Header = http.Header{"Origin": {"https://unknown.example"}, "Connection": {"Upgrade"}, "Upgrade": {"websocket"},
+			"Sec-Websocket-Version": {tc.version}, "Sec-Websocket-Key": {tc.key}}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s version %q key %q: HTTP %d, want %d", tc.method, tc.version, tc.key, resp.StatusCode, tc.status)
+		}
+	}
+	if calls := e.prompter.Calls(); len(calls) != 0 {
+		t.Errorf("refused handshakes opened dialogs: %+v", calls)
+	}
+	// The listed developer origin may connect, once the user allows it:
+	// an http origin is no more trusted than an https one.
+	e.prompter.AllowConsent(bridge.AllowOnce)
 	e.dial("http://localhost:8080").ok("version", nil, nil)
 }
 
@@ -71,24 +99,50 @@ func TestAttackForeignOriginStrict(t *testing.T) {
 	}
 }
 
-// TestAttackForeignOriginDefault: by default an unknown https origin may
-// connect, but any card method first asks the user; denied, nothing at all
-// is sent to the card.
-func TestAttackForeignOriginDefault(t *testing.T) {
+// TestAttackForeignOriginDenied: a page on an origin the user has not
+// allowed gets no session at all. Its handshake waits while the user is
+// asked, once, showing the page's origin; denied, it is refused with 403
+// and nothing at all is sent to the card.
+func TestAttackForeignOriginDenied(t *testing.T) {
 	e, card := newEnv(t, sim.ProfileECC, preConsented)
-	c := e.dial("https://evil.example")
 	before := card.Commands()
-	for _, m := range []string{"readers", "card", "identity", "address", "photo", "certificates", "pin.verify", "authenticate", "sign"} {
-		c.fails(m, map[string]string{"challengeNonce": nonce(), "digest": base64.StdEncoding.EncodeToString(make([]byte, 32)),
-			"hashAlgorithm": "SHA-256"}, "CONSENT_DENIED")
-	}
+	e.prompter.AllowConsent(bridge.Deny)
+	refused(t, e, http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden)
 	if card.Commands() != before || e.readers.Opens() != 0 {
 		t.Errorf("denied origin reached the card: %d commands, %d sessions", card.Commands()-before, e.readers.Opens())
 	}
-	// Asked once; refused, the page cannot pop the dialog up again.
 	calls := e.prompter.Calls()
 	if len(calls) != 1 || calls[0].Kind != bridgetest.Consent || calls[0].Origin != "https://evil.example" {
 		t.Errorf("dialogs = %+v", calls)
+	}
+	if logs := e.logs.String(); strings.Contains(logs, "msg=connected origin=https://evil.example") {
+		t.Errorf("a session was opened for the denied origin:\n%s", logs)
+	}
+	// The allowed origin is not affected.
+	e.dial(testOrigin).ok("card", nil, nil)
+}
+
+// TestAttackConsentUnanswered: a dialog nobody answers closes after the
+// prompt timeout, and the handshake is refused. Nobody said no, so the
+// next handshake may ask again.
+func TestAttackConsentUnanswered(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC, withLimits(bridge.Limits{PromptTimeout: 200 * time.Millisecond}))
+	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Block: true})
+	start := time.Now()
+	refused(t, e, http.Header{"Origin": {testOrigin}}, http.StatusForbidden)
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("refused after %v, before the prompt timeout", d)
+	}
+	if calls := e.prompter.Calls(); len(calls) != 1 || !calls[0].Closed {
+		t.Errorf("dialogs = %+v, want one, closed", calls)
+	}
+	// A dismissed dialog is no answer either.
+	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Err: bridge.ErrPromptCancelled})
+	refused(t, e, http.Header{"Origin": {testOrigin}}, http.StatusForbidden)
+	e.prompter.AllowConsent(bridge.AllowOnce)
+	e.dial(testOrigin).ok("card", nil, nil)
+	if n := len(e.prompter.Calls()); n != 3 {
+		t.Errorf("%d consent dialogs, want 3", n)
 	}
 }
 
@@ -97,18 +151,140 @@ func TestAttackForeignOriginDefault(t *testing.T) {
 func TestAttackConsentNagging(t *testing.T) {
 	e, _ := newEnv(t, sim.ProfileECC, withLimits(bridge.Limits{DenyCooldown: 300 * time.Millisecond}))
 	e.prompter.AllowConsent(bridge.Deny)
-	e.dial("https://nag.example").fails("card", nil, "CONSENT_DENIED")
+	nag := http.Header{"Origin": {"https://nag.example"}}
+	refused(t, e, nag, http.StatusForbidden)
+	e.prompter.AllowConsent(bridge.AllowOnce) // must not be used by nag.example
 	for i := 0; i < 5; i++ {
-		e.dial("https://nag.example").fails("card", nil, "CONSENT_DENIED")
+		refused(t, e, nag, http.StatusForbidden)
 	}
-	e.prompter.AllowConsent(bridge.AllowOnce)
+	if n := len(e.prompter.Calls()); n != 1 {
+		t.Errorf("%d consent dialogs during the cooldown, want 1", n)
+	}
 	e.dial(testOrigin).ok("card", nil, nil)
-	if n := len(e.prompter.Calls()); n != 2 {
-		t.Errorf("%d consent dialogs, want 2", n)
+	if calls := e.prompter.Calls(); len(calls) != 2 || calls[1].Origin != testOrigin {
+		t.Errorf("dialogs = %+v", calls)
 	}
 	time.Sleep(350 * time.Millisecond)
 	e.prompter.AllowConsent(bridge.AllowOnce)
 	e.dial("https://nag.example").ok("card", nil, nil)
+}
+
+// TestAttackHandshakeFlood: a page that opens a hundred connections at
+// once shows the user one dialog. The handshakes beyond the connection
+// and consent limits are refused at once; the few that wait share the
+// dialog's answer.
+func TestAttackHandshakeFlood(t *testing.T) {
+	e, card := newEnv(t, sim.ProfileECC, preConsented)
+	before := card.Commands()
+	const n = 100
+	answer := make(chan struct{})
+	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Decision: bridge.AllowOnce, Hold: answer})
+	opened := e.prompter.Opened()
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var sessions []*websocket.Conn
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws, resp, err := e.dialRaw(http.Header{"Origin": {"https://flood.example"}})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				sessions = append(sessions, ws)
+				statuses[http.StatusSwitchingProtocols]++
+			case resp != nil:
+				statuses[resp.StatusCode]++
+			default:
+				statuses[0]++
+			}
+		}()
+	}
+	waitDialog(t, opened, bridgetest.Consent)
+	// 4 handshakes may wait for consent.
+	eventually(t, "the excess handshakes are refused", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return statuses[http.StatusServiceUnavailable]+statuses[http.StatusTooManyRequests] == n-4
+	})
+	// The allowed portal still connects while the dialog is open.
+	e.dial(testOrigin).ok("version", nil, nil)
+	close(answer)
+	wg.Wait()
+	defer func() {
+		for _, ws := range sessions {
+			ws.Close()
+		}
+	}()
+	// Which limit refuses a handshake (the origin's 8 slots: 503, or the
+	// 4 waits: 429) depends on how the handshakes interleave.
+	if statuses[http.StatusSwitchingProtocols] != 4 ||
+		statuses[http.StatusServiceUnavailable]+statuses[http.StatusTooManyRequests] != n-4 {
+		t.Errorf("handshake outcomes by HTTP status: %v", statuses)
+	}
+	if calls := e.prompter.Calls(); len(calls) != 1 || calls[0].Origin != "https://flood.example" {
+		t.Errorf("dialogs = %+v, want one", calls)
+	}
+	if card.Commands() != before {
+		t.Error("the flood reached the card")
+	}
+}
+
+// TestAttackConsentWaitsBounded: handshakes of other origins do not
+// queue up dialogs without bound behind the one on screen.
+func TestAttackConsentWaitsBounded(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC, withLimits(bridge.Limits{MaxConsentWaits: 2}))
+	opened := e.prompter.Opened()
+	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Block: true}, bridgetest.Answer{Block: true})
+	a := e.startHandshake("https://a.example")
+	waitDialog(t, opened, bridgetest.Consent)
+	b := e.startHandshake("https://b.example") // its dialog waits for a's
+	eventually(t, "b waits", func() bool {
+		return strings.Contains(e.logs.String(), "msg=\"handshake waits for consent\" origin=https://b.example")
+	})
+	if st := e.status(http.Header{"Origin": {"https://c.example"}}); st != http.StatusTooManyRequests {
+		t.Errorf("third origin waiting: HTTP %d, want 429", st)
+	}
+	if calls := e.prompter.Calls(); len(calls) != 1 {
+		t.Errorf("dialogs = %+v, want a's only", calls)
+	}
+	a.abandon()
+	waitDialog(t, opened, bridgetest.Consent) // b's turn
+	b.abandon()
+	eventually(t, "both dialogs close", func() bool {
+		calls := e.prompter.Calls()
+		return len(calls) == 2 && calls[0].Closed && calls[1].Closed && calls[1].Origin == "https://b.example"
+	})
+	// The waits are freed: c is asked now.
+	e.prompter.AllowConsent(bridge.AllowOnce)
+	e.dial("https://c.example").ok("version", nil, nil)
+}
+
+// TestConsentSharedDialog: two handshakes from one origin share one
+// dialog. The first page leaving does not close it while the second still
+// waits; the answer opens the second page's session.
+func TestConsentSharedDialog(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC)
+	opened := e.prompter.Opened()
+	answer := make(chan struct{})
+	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Decision: bridge.AllowOnce, Hold: answer})
+	first := e.startHandshake(testOrigin)
+	waitDialog(t, opened, bridgetest.Consent)
+	second := e.startHandshake(testOrigin)
+	eventually(t, "the second handshake waits", func() bool {
+		return strings.Contains(e.logs.String(), "sharedDialog=true")
+	})
+	first.abandon()
+	time.Sleep(100 * time.Millisecond)
+	if calls := e.prompter.Calls(); len(calls) != 1 || calls[0].Closed {
+		t.Fatalf("dialogs = %+v, want one, still open", calls)
+	}
+	close(answer)
+	if st := second.status(); st != http.StatusSwitchingProtocols {
+		t.Errorf("second handshake: HTTP %d", st)
+	}
 }
 
 func TestAttackHostHeader(t *testing.T) {
@@ -242,7 +418,11 @@ func TestAttackFlood(t *testing.T) {
 }
 
 func TestAttackManyConnections(t *testing.T) {
-	e, _ := newEnv(t, sim.ProfileECC, preConsented)
+	e, _ := newEnv(t, sim.ProfileECC, preConsented, func(c *bridge.Config) {
+		for i := 0; i < 60; i++ {
+			c.AllowedOrigins = append(c.AllowedOrigins, fmt.Sprintf("https://o%d.example", i))
+		}
+	})
 	const n = 300
 	var mu sync.Mutex
 	var open []*websocket.Conn
@@ -336,23 +516,6 @@ func TestAttackTooManyPending(t *testing.T) {
 	}
 }
 
-func TestAttackConsentDeniedSendsNothing(t *testing.T) {
-	e, card := newEnv(t, sim.ProfileECC)
-	c := e.dial(testOrigin)
-	e.prompter.AllowConsent(bridge.Deny)
-	before := card.Commands()
-	c.fails("authenticate", map[string]string{"challengeNonce": nonce()}, "CONSENT_DENIED")
-	if card.Commands() != before || card.TriesLeft() != 3 || e.readers.PINVerifies() != 0 {
-		t.Errorf("denied consent reached the card")
-	}
-	// A dismissed consent dialog is USER_CANCELLED and may be asked again.
-	c2 := e.dial("https://other.example")
-	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Err: bridge.ErrPromptCancelled})
-	c2.fails("identity", nil, "USER_CANCELLED")
-	e.prompter.AllowConsent(bridge.AllowOnce)
-	c2.ok("identity", nil, nil)
-}
-
 func TestAttackCancelledPINCostsNothing(t *testing.T) {
 	for _, pr := range profiles {
 		t.Run(pr.name, func(t *testing.T) {
@@ -435,15 +598,22 @@ func TestAttackDisconnectClosesPrompt(t *testing.T) {
 				opts = append(opts, preConsented)
 			}
 			e, card := newEnv(t, sim.ProfileECC, opts...)
-			c := e.dial(testOrigin)
 			opened := e.prompter.Opened()
 			if k == bridgetest.PIN {
 				e.prompter.Confirm(bridgetest.ConfirmSignature, true)
 			}
 			e.prompter.Push(k, bridgetest.Answer{Block: true})
-			c.send("sign", map[string]string{"digest": base64.StdEncoding.EncodeToString(make([]byte, 32)), "hashAlgorithm": "SHA-256"})
-			waitDialog(t, opened, k)
-			c.close()
+			if k == bridgetest.Consent {
+				// The page is closed while its handshake waits.
+				h := e.startHandshake(testOrigin)
+				waitDialog(t, opened, k)
+				h.abandon()
+			} else {
+				c := e.dial(testOrigin)
+				c.send("sign", map[string]string{"digest": base64.StdEncoding.EncodeToString(make([]byte, 32)), "hashAlgorithm": "SHA-256"})
+				waitDialog(t, opened, k)
+				c.close()
+			}
 			eventually(t, "the dialog closes", func() bool {
 				calls := e.prompter.Calls()
 				return calls[len(calls)-1].Closed

@@ -34,9 +34,9 @@ var profiles = []struct {
 	p    sim.Profile
 }{{"ecc", sim.ProfileECC}, {"rsa", sim.ProfileRSA}}
 
-func TestVersionNeedsNoConsent(t *testing.T) {
-	e, _ := newEnv(t, sim.ProfileECC)
-	c := e.dial("https://unknown.example")
+func TestVersion(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC, preConsented)
+	c := e.dial(testOrigin)
 	var v struct {
 		Protocol int    `json:"protocol"`
 		Version  string `json:"version"`
@@ -423,7 +423,7 @@ func TestOverlappingRequests(t *testing.T) {
 }
 
 func TestIntegerIDs(t *testing.T) {
-	e, _ := newEnv(t, sim.ProfileECC)
+	e, _ := newEnv(t, sim.ProfileECC, preConsented)
 	c := e.dial(testOrigin)
 	c.sendRaw([]byte(`{"id": 42, "method": "version"}`))
 	m := c.wait("id 42", func(m msg) bool { return string(m.ID) == "42" })
@@ -569,36 +569,83 @@ func TestHealthAndPaths(t *testing.T) {
 	if r2.StatusCode != 400 {
 		t.Errorf("GET /v1 without upgrade = %d", r2.StatusCode)
 	}
+	// The health probe, which pages use to tell a refused handshake from
+	// a daemon that is not running, asks nobody about anything.
+	req, _ = http.NewRequest("GET", base+"/v1/health", nil)
+	req.Header.Set("Origin", "https://unknown.example")
+	r3, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3.Body.Close()
+	if r3.StatusCode != 200 {
+		t.Errorf("health from an unknown origin = %d", r3.StatusCode)
+	}
+	if calls := e.prompter.Calls(); len(calls) != 0 {
+		t.Errorf("dialogs = %+v", calls)
+	}
 }
 
+// TestConsentAllowAlwaysIsStored: "always" is stored, and later
+// connections from the origin open without a dialog. Revoking it ends the
+// open connections' access at their next request, without a dialog; the
+// next handshake asks again.
 func TestConsentAllowAlwaysIsStored(t *testing.T) {
 	store := &bridge.MemoryConsentStore{}
 	e, _ := newEnv(t, sim.ProfileECC, func(c *bridge.Config) { c.Consents = store })
-	c := e.dial(testOrigin)
 	e.prompter.AllowConsent(bridge.AllowAlways)
-	c.ok("card", nil, nil)
-	c.ok("identity", nil, nil)
+	c := e.dial(testOrigin)
 	if got := store.List(); len(got) != 1 || got[0] != testOrigin {
 		t.Errorf("store = %v", got)
 	}
-	// A new connection needs no dialog; AllowOnce would have needed one.
+	c.ok("card", nil, nil)
+	c.ok("identity", nil, nil)
 	c2 := e.dial(testOrigin)
 	c2.ok("card", nil, nil)
 	if calls := e.prompter.Calls(); len(calls) != 1 || calls[0].Kind != bridgetest.Consent || calls[0].Origin != testOrigin {
 		t.Errorf("dialogs = %+v", calls)
 	}
+
+	if err := store.Revoke(testOrigin); err != nil {
+		t.Fatal(err)
+	}
+	c.fails("card", nil, "CONSENT_DENIED")
+	c2.fails("identity", nil, "CONSENT_DENIED")
+	c.ok("version", nil, nil)
+	if n := len(e.prompter.Calls()); n != 1 {
+		t.Errorf("%d dialogs after the revocation, want none more", n-1)
+	}
+	refused(t, e, http.Header{"Origin": {testOrigin}}, http.StatusForbidden) // empty script: the dialog denies
+	if n := len(e.prompter.Calls()); n != 2 {
+		t.Errorf("%d dialogs, want the reconnection asked", n)
+	}
 }
 
+// TestConsentAllowOnceIsPerConnection: "once" opens this connection only;
+// the next one is asked again. On the allowed connection the per-request
+// check asks nothing more, but every signature is still confirmed.
 func TestConsentAllowOnceIsPerConnection(t *testing.T) {
-	e, _ := newEnv(t, sim.ProfileECC)
-	c := e.dial(testOrigin)
+	store := &bridge.MemoryConsentStore{}
+	e, _ := newEnv(t, sim.ProfileECC, func(c *bridge.Config) { c.Consents = store })
 	e.prompter.AllowConsent(bridge.AllowOnce)
+	c := e.dial(testOrigin)
 	c.ok("card", nil, nil)
-	c.ok("card", nil, nil)
-	c2 := e.dial(testOrigin)
-	c2.fails("card", nil, "CONSENT_DENIED") // empty script: the dialog denies
-	if n := len(e.prompter.Calls()); n != 2 {
-		t.Errorf("%d consent dialogs, want 2", n)
+	c.ok("readers", nil, nil)
+	e.prompter.Confirm(bridgetest.ConfirmSignature, true)
+	e.prompter.EnterPIN(testPIN)
+	params := map[string]string{"digest": base64.StdEncoding.EncodeToString(make([]byte, 32)), "hashAlgorithm": "SHA-256"}
+	c.ok("sign", params, nil)
+	c.fails("sign", params, "CONSENT_DENIED") // no confirmation queued: refused
+	if got := store.List(); len(got) != 0 {
+		t.Errorf("store = %v", got)
+	}
+	refused(t, e, http.Header{"Origin": {testOrigin}}, http.StatusForbidden) // empty script: the dialog denies
+	var kinds []string
+	for _, call := range e.prompter.Calls() {
+		kinds = append(kinds, call.Kind.String())
+	}
+	if want := "consent confirm-signature pin confirm-signature consent"; strings.Join(kinds, " ") != want {
+		t.Errorf("dialogs %v, want %s", kinds, want)
 	}
 }
 
@@ -669,5 +716,30 @@ func TestShutdownClosesConnections(t *testing.T) {
 	}
 	if _, _, err := e.dialRaw(http.Header{"Origin": {testOrigin}}); err == nil {
 		t.Error("a connection was accepted after Shutdown")
+	}
+}
+
+// TestShutdownClosesConsentDialog: a handshake waiting for consent does
+// not hold up Shutdown; its dialog closes and it gets no session.
+func TestShutdownClosesConsentDialog(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC)
+	opened := e.prompter.Opened()
+	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Decision: bridge.AllowAlways, Block: true})
+	h := e.startHandshake(testOrigin)
+	waitDialog(t, opened, bridgetest.Consent)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("Shutdown took %v", d)
+	}
+	if st := h.status(); st != http.StatusServiceUnavailable {
+		t.Errorf("handshake during shutdown: HTTP %d, want 503", st)
+	}
+	if calls := e.prompter.Calls(); !calls[0].Closed {
+		t.Error("the consent dialog stayed open after Shutdown")
 	}
 }

@@ -28,9 +28,10 @@ type Config struct {
 	// as the portal an administrator deployed the daemon for.
 	AllowedOrigins []string
 	// OnlyAllowedOrigins refuses the handshake of any origin that is
-	// neither in AllowedOrigins nor in Consents. By default an unknown
-	// https origin may connect, but may call only "version" until the
-	// user consents.
+	// neither in AllowedOrigins nor in Consents, without asking the user.
+	// By default the handshake of an unknown https origin waits while the
+	// user is asked (Prompter.Consent), and gets a session only if the
+	// user allows it.
 	OnlyAllowedOrigins bool
 	// DevHTTPOrigins are plain http:// origins that may connect, for
 	// developing a portal locally. Never set it in production.
@@ -62,13 +63,19 @@ type Limits struct {
 	RateBurst         int           // request burst per connection (40)
 	MaxPending        int           // unanswered requests per connection (8)
 	RequestTimeout    time.Duration // methods without a dialog (30 s)
-	PromptTimeout     time.Duration // methods that may show a dialog (120 s)
+	PromptTimeout     time.Duration // methods that show a dialog, and the consent dialog of a handshake (120 s)
 	WriteTimeout      time.Duration // one frame write (10 s)
 	PingInterval      time.Duration // keepalive pings (30 s); a pong is due within twice that
-	// DenyCooldown is how long an origin the user denied gets
-	// CONSENT_DENIED without a dialog, on any connection (30 s), so that
-	// a page cannot reconnect in a loop until the user gives in.
+	// DenyCooldown is how long the handshakes of an origin the user
+	// denied are refused without a dialog (30 s), so that a page cannot
+	// reconnect in a loop until the user gives in.
 	DenyCooldown time.Duration
+	// MaxConsentWaits bounds the handshakes, all origins together, that
+	// wait for the user's answer to a consent dialog (4). Each origin has
+	// one dialog at a time, which all its handshakes share; beyond the
+	// bound a handshake is refused with 429 instead of queueing another
+	// origin's dialog behind the user's back.
+	MaxConsentWaits int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -104,6 +111,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.DenyCooldown <= 0 {
 		l.DenyCooldown = 30 * time.Second
+	}
+	if l.MaxConsentWaits <= 0 {
+		l.MaxConsentWaits = 4
 	}
 	return l
 }

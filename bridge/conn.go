@@ -47,15 +47,12 @@ type conn struct {
 	mu      sync.Mutex
 	pending map[string]context.CancelCauseFunc // by canonical id
 
-	// consentSem serialises consent dialogs of one connection, so that
-	// concurrent requests ask once. onceAllowed and denied are guarded
-	// by it.
-	consentSem  chan struct{}
-	onceAllowed bool
-	denied      bool
+	// grant is how the handshake obtained the user's consent; only
+	// consented handshakes become connections.
+	grant consentGrant
 }
 
-func newConn(s *Server, ws *websocket.Conn, origin string) *conn {
+func newConn(s *Server, ws *websocket.Conn, origin string, grant consentGrant) *conn {
 	c := &conn{
 		s:          s,
 		ws:         ws,
@@ -65,7 +62,7 @@ func newConn(s *Server, ws *websocket.Conn, origin string) *conn {
 		evSig:      make(chan struct{}, 1),
 		limiter:    rate.NewLimiter(rate.Limit(s.limits.RatePerSecond), s.limits.RateBurst),
 		pending:    make(map[string]context.CancelCauseFunc),
-		consentSem: make(chan struct{}, 1),
+		grant:      grant,
 	}
 	c.ctx, c.cancel = context.WithCancel(s.baseCtx)
 	return c
@@ -254,7 +251,7 @@ func (c *conn) handle(data []byte) {
 	}
 	key := string(id)
 	timeout := c.s.limits.RequestTimeout
-	if m.prompts || (m.consent && !c.hasConsent()) {
+	if m.prompts {
 		timeout = c.s.limits.PromptTimeout
 	}
 	ctx, cancel := context.WithCancelCause(c.ctx)
@@ -320,7 +317,7 @@ func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m metho
 	var result any
 	var err error
 	if m.consent {
-		err = c.ensureConsent(ctx)
+		err = c.checkConsent()
 	}
 	if err == nil {
 		result, err = m.fn(ctx, rc, params)
@@ -355,62 +352,16 @@ func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m metho
 	}
 }
 
-// hasConsent reports whether card methods may run without a dialog.
-func (c *conn) hasConsent() bool {
-	if c.s.preConsented(c.origin) {
-		return true
-	}
-	select {
-	case c.consentSem <- struct{}{}:
-		ok := c.onceAllowed
-		<-c.consentSem
-		return ok
-	default:
-		return false // a consent dialog is open
-	}
-}
-
-// ensureConsent asks the user, once per connection, whether the origin
-// may use the card, unless the origin is allowed already.
-func (c *conn) ensureConsent(ctx context.Context) error {
-	if c.s.preConsented(c.origin) {
+// checkConsent is the per-request check behind the handshake's, which
+// let in only connections the user consented to. It fails only when a
+// standing consent was revoked since the connection opened (the tray's
+// "forget this site"). It never asks: a page is asked again only when it
+// reconnects, at the handshake.
+func (c *conn) checkConsent() error {
+	if c.grant == grantOnce || c.s.preConsented(c.origin) {
 		return nil
 	}
-	select {
-	case c.consentSem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-c.consentSem }()
-	if c.onceAllowed {
-		return nil
-	}
-	if c.denied || c.s.recentlyDenied(c.origin) {
-		// Asked and refused, on this connection or just before on
-		// another: a page must not be able to re-open the dialog until
-		// the user gives in.
-		c.denied = true
-		return newError(CodeConsentDenied, "the user did not allow this site to use the card")
-	}
-	d, err := c.s.prompts.consent(ctx, ConsentRequest{Origin: c.origin})
-	if err != nil {
-		return err
-	}
-	c.s.log.Info("consent", "origin", c.origin, "decision", d.String())
-	c.s.noteConsent(c.origin, d)
-	switch d {
-	case AllowAlways:
-		if err := c.s.consents.Allow(c.origin); err != nil {
-			c.s.log.Error("cannot store consent", "origin", c.origin, "err", err)
-		}
-		c.onceAllowed = true
-		return nil
-	case AllowOnce:
-		c.onceAllowed = true
-		return nil
-	}
-	c.denied = true
-	return newError(CodeConsentDenied, "the user did not allow this site to use the card")
+	return newError(CodeConsentDenied, "this site is not allowed to use the card")
 }
 
 // sendJSON queues v for the writer. It gives up when the connection ends.

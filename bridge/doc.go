@@ -6,11 +6,13 @@
 // A Server listens on the loopback interfaces only. Before the WebSocket
 // upgrade it checks the Host header (against DNS rebinding) and the Origin
 // header (https pages; plain http only for listed developer origins), and
-// refuses connections beyond its limits. Each page may then call "version"
-// freely; card methods first need the user's consent to the page's origin,
-// asked through a Prompter, and PIN and signature operations ask the user
-// every time. The Prompter is the only way anything gets approved: with
-// none configured, everything is denied.
+// refuses connections beyond its limits. Only origins the user allowed get
+// a session: those configured or stored as allowed connect at once; for
+// any other the handshake waits while the user is asked, through a
+// Prompter, and is refused with HTTP 403 unless the user allows it. PIN
+// and signature operations then ask the user every time. The Prompter is
+// the only way anything gets approved: with none configured, everything
+// is denied.
 //
 // Cards are reached through the Readers interface: package pcscreaders
 // implements it over PC/SC, package simreaders over simulated cards for

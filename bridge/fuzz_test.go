@@ -205,7 +205,7 @@ func FuzzHandle(f *testing.F) {
 		s.Shutdown(ctx)
 	})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		c := newConn(s, nil, fuzzOrigin)
+		c := newConn(s, nil, fuzzOrigin, grantStanding)
 		c.handle(frame)
 		c.reqWG.Wait()
 		s.hub.unsubscribe(c)

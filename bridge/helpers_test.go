@@ -1,6 +1,7 @@
 package bridge_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -151,6 +152,58 @@ func (e *env) dialRaw(h http.Header) (*websocket.Conn, *http.Response, error) {
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
 	return d.Dial(e.url(), h)
 }
+
+// status tries a handshake with the headers and returns its HTTP status:
+// 101 when a session opened (it is closed again at once).
+func (e *env) status(h http.Header) int {
+	e.t.Helper()
+	ws, resp, err := e.dialRaw(h)
+	if err == nil {
+		ws.Close()
+		return http.StatusSwitchingProtocols
+	}
+	if resp == nil {
+		e.t.Fatalf("handshake with %v: %v", h, err)
+	}
+	return resp.StatusCode
+}
+
+// handshake is a WebSocket opening handshake written by hand, so that a
+// test can walk away from it while the server is still deciding, as a
+// page that is closed while the consent dialog is open.
+type handshake struct {
+	t    testing.TB
+	conn net.Conn
+}
+
+// startHandshake sends the opening handshake of a page on origin and
+// returns without waiting for the answer.
+func (e *env) startHandshake(origin string) *handshake {
+	e.t.Helper()
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "GET /v1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", e.port, origin)
+	return &handshake{t: e.t, conn: conn}
+}
+
+// status waits for the server's answer and returns its HTTP status.
+func (h *handshake) status() int {
+	h.t.Helper()
+	h.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(h.conn), nil)
+	if err != nil {
+		h.t.Fatalf("handshake answer: %v", err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// abandon closes the connection before the server answered.
+func (h *handshake) abandon() { h.conn.Close() }
 
 // dial connects as origin and checks the hello event.
 func (e *env) dial(origin string) *client {

@@ -26,7 +26,8 @@ import (
 // method is one protocol method.
 type method struct {
 	fn func(ctx context.Context, rc *reqCtx, params []byte) (any, error)
-	// consent: the origin must be allowed by the user first.
+	// consent: the method uses the card, so the user's consent to the
+	// origin, given at the handshake, must still be in force.
 	consent bool
 	// prompts: the method always shows a dialog, so it gets the longer
 	// timeout.

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -46,8 +47,10 @@ type Server struct {
 	perOrigin   map[string]int // same, per origin
 	httpServers map[*http.Server]struct{}
 	readerLocks map[string]chan struct{}
-	deniedUntil map[string]time.Time // origins the user just denied
-	connWG      sync.WaitGroup
+	deniedUntil map[string]time.Time   // origins the user just denied
+	asking      map[string]*consentAsk // open consent dialogs, by origin
+	waiting     int                    // handshakes waiting for a consent answer
+	connWG      sync.WaitGroup         // connections and consent dialogs
 }
 
 // New checks cfg and returns a Server. It does not listen yet.
@@ -90,6 +93,7 @@ func New(cfg Config) (*Server, error) {
 		httpServers: make(map[*http.Server]struct{}),
 		readerLocks: make(map[string]chan struct{}),
 		deniedUntil: make(map[string]time.Time),
+		asking:      make(map[string]*consentAsk),
 	}
 	for _, o := range cfg.DevHTTPOrigins {
 		c, err := CanonicalOrigin(o)
@@ -217,6 +221,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
+	// Close the consent dialogs first: their handshakes are still HTTP
+	// requests, which hs.Shutdown would otherwise wait for.
+	for _, a := range s.asking {
+		a.cancel()
+	}
 	servers := make([]*http.Server, 0, len(s.httpServers))
 	for hs := range s.httpServers {
 		servers = append(servers, hs)
@@ -281,14 +290,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, herr, http.StatusForbidden)
 		return
 	}
-	if !websocket.IsWebSocketUpgrade(r) {
-		http.Error(w, "websocket upgrade required", http.StatusBadRequest)
+	// Malformed handshakes are refused before anyone is asked about them.
+	if status, reason := upgradeProblem(r); status != 0 {
+		http.Error(w, reason, status)
 		return
 	}
-	if reason := s.reserve(origin); reason != "" {
-		s.log.Warn("refused: limit", "origin", origin, "reason", reason)
-		w.Header().Set("Retry-After", "5")
-		http.Error(w, reason, http.StatusServiceUnavailable)
+	grant, ref := s.admit(r.Context(), origin)
+	if ref != nil {
+		s.log.Warn("refused", "origin", origin, "status", ref.status, "reason", ref.reason)
+		if ref.retryAfter {
+			w.Header().Set("Retry-After", "5")
+		}
+		http.Error(w, ref.reason, ref.status)
 		return
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
@@ -297,7 +310,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("upgrade failed", "origin", origin, "err", err)
 		return
 	}
-	c := newConn(s, ws, origin)
+	c := newConn(s, ws, origin, grant)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -321,6 +334,202 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
+// upgradeProblem checks what the WebSocket upgrade will check, so that a
+// handshake that cannot succeed is refused before a consent dialog is
+// shown for it. It returns 0 when the request is a valid upgrade.
+func upgradeProblem(r *http.Request) (int, string) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		return http.StatusBadRequest, "websocket upgrade required"
+	}
+	if r.Method != http.MethodGet {
+		return http.StatusMethodNotAllowed, "websocket upgrade must be a GET"
+	}
+	if r.Header.Get("Sec-WebSocket-Version") != "13" {
+		return http.StatusBadRequest, "unsupported websocket version"
+	}
+	if key, err := base64.StdEncoding.DecodeString(r.Header.Get("Sec-WebSocket-Key")); err != nil || len(key) != 16 {
+		return http.StatusBadRequest, "invalid Sec-WebSocket-Key"
+	}
+	return 0, ""
+}
+
+// refusal is why a handshake gets no session, as its HTTP answer.
+type refusal struct {
+	status     int
+	reason     string
+	retryAfter bool // a limit: the page may try again shortly
+}
+
+// Reasons for refusing a handshake after the origin checks.
+var (
+	refuseDenied  = &refusal{status: http.StatusForbidden, reason: "consent denied"}
+	refuseClosing = &refusal{status: http.StatusServiceUnavailable, reason: "server shutting down", retryAfter: true}
+	refuseBusy    = &refusal{status: http.StatusTooManyRequests, reason: "too many sites waiting for consent", retryAfter: true}
+	// refuseGone answers a page that left while it waited: only the log
+	// sees it.
+	refuseGone = &refusal{status: http.StatusForbidden, reason: "page left before consent"}
+)
+
+// consentGrant is why a connection may use the card.
+type consentGrant int
+
+const (
+	// grantStanding: the origin is on the allow-list or in the consent
+	// store. It lasts as long as the origin stays there, so revoking the
+	// origin (in the tray) also ends the connections already open.
+	grantStanding consentGrant = iota + 1
+	// grantOnce: the user allowed the origin for this connection only.
+	grantOnce
+)
+
+// admit decides whether a handshake from origin (already checked by
+// checkOrigin) gets a session, asking the user when nobody has yet, and
+// reserves the connection slot the session will use. On a refusal no
+// slot is held. ctx is the handshake request's: when the page goes away,
+// the dialog it was waiting for closes.
+func (s *Server) admit(ctx context.Context, origin string) (consentGrant, *refusal) {
+	if s.preConsented(origin) {
+		if reason := s.reserve(origin); reason != "" {
+			return 0, &refusal{status: http.StatusServiceUnavailable, reason: reason, retryAfter: true}
+		}
+		return grantStanding, nil
+	}
+	if s.recentlyDenied(origin) {
+		// Refused moments ago: a page must not be able to bring the
+		// dialog back by reconnecting until the user gives in.
+		return 0, refuseDenied
+	}
+	// The slot is taken before the dialog, so that the connection limits
+	// also bound how many handshakes can wait for one.
+	if reason := s.reserve(origin); reason != "" {
+		return 0, &refusal{status: http.StatusServiceUnavailable, reason: reason, retryAfter: true}
+	}
+	d, err := s.askConsent(ctx, origin)
+	switch {
+	case err == nil && d == AllowOnce:
+		return grantOnce, nil
+	case err == nil && d == AllowAlways:
+		return grantStanding, nil
+	}
+	s.unreserve(origin)
+	switch {
+	case errors.Is(err, errConsentBusy):
+		return 0, refuseBusy
+	case errors.Is(err, ErrServerClosed), err != nil && s.shuttingDown():
+		// Shutdown closed the dialog: the user said nothing.
+		return 0, refuseClosing
+	}
+	if ctx.Err() != nil {
+		return 0, refuseGone
+	}
+	// Denied, dismissed or timed out.
+	return 0, refuseDenied
+}
+
+// consentAsk is one consent dialog, and the handshakes from its origin
+// that wait for its answer. Its fields other than done are guarded by
+// Server.mu until done is closed, and read-only after.
+type consentAsk struct {
+	done     chan struct{} // closed once decision and err are set
+	decision ConsentDecision
+	err      error
+	waiters  int                // handshakes waiting for the answer
+	cancel   context.CancelFunc // closes the dialog
+}
+
+// errConsentBusy refuses a handshake when too many wait for consent.
+var errConsentBusy = errors.New("bridge: too many handshakes waiting for consent")
+
+// askConsent asks the user whether origin may use the card. A handshake
+// from an origin whose dialog is already open waits for that dialog's
+// answer instead of opening another, so that a page that opens many
+// connections at once shows the user one dialog. The dialog closes when
+// it times out (Limits.PromptTimeout), the server shuts down, or every
+// handshake waiting for it has gone.
+func (s *Server) askConsent(ctx context.Context, origin string) (ConsentDecision, error) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return Deny, ErrServerClosed
+	}
+	a := s.asking[origin]
+	if a == nil && time.Now().Before(s.deniedUntil[origin]) {
+		// Denied between admit's check and now.
+		s.mu.Unlock()
+		return Deny, nil
+	}
+	if s.waiting >= s.limits.MaxConsentWaits {
+		s.mu.Unlock()
+		return Deny, errConsentBusy
+	}
+	shared := a != nil
+	if a == nil {
+		dctx, cancel := context.WithTimeout(s.baseCtx, s.limits.PromptTimeout)
+		a = &consentAsk{done: make(chan struct{}), cancel: cancel}
+		s.asking[origin] = a
+		s.connWG.Add(1) // under mu with closing false: before Shutdown's Wait
+		go s.runConsent(dctx, origin, a)
+	}
+	a.waiters++
+	s.waiting++
+	s.mu.Unlock()
+	s.log.Debug("handshake waits for consent", "origin", origin, "sharedDialog", shared)
+
+	select {
+	case <-a.done:
+		s.mu.Lock()
+		s.waiting--
+		s.mu.Unlock()
+		return a.decision, a.err
+	case <-ctx.Done():
+		s.mu.Lock()
+		s.waiting--
+		if a.waiters--; a.waiters == 0 {
+			// Every page that asked has gone: close the dialog, and let
+			// the next handshake from the origin ask afresh.
+			a.cancel()
+			if s.asking[origin] == a {
+				delete(s.asking, origin)
+			}
+		}
+		s.mu.Unlock()
+		return Deny, ctx.Err()
+	}
+}
+
+// runConsent shows the consent dialog of a and records its answer.
+func (s *Server) runConsent(ctx context.Context, origin string, a *consentAsk) {
+	defer s.connWG.Done()
+	defer a.cancel()
+	d, err := s.prompts.consent(ctx, ConsentRequest{Origin: origin})
+	if err == nil && ctx.Err() != nil {
+		// An answer that raced the dialog's closing is no answer: the
+		// user did not decide anything about a page that had gone.
+		err = ctx.Err()
+	}
+	if err != nil {
+		s.log.Info("consent not given", "origin", origin, "err", err)
+	} else {
+		if d == AllowAlways {
+			if serr := s.consents.Allow(origin); serr != nil {
+				// The connections that asked may go on; a standing grant
+				// would fail their first request, as the store lacks it.
+				s.log.Error("cannot store consent", "origin", origin, "err", serr)
+				d = AllowOnce
+			}
+		}
+		s.log.Info("consent", "origin", origin, "decision", d.String())
+		s.noteConsent(origin, d)
+	}
+	s.mu.Lock()
+	if s.asking[origin] == a {
+		delete(s.asking, origin)
+	}
+	a.decision, a.err = d, err
+	s.mu.Unlock()
+	close(a.done)
+}
+
 // checkOrigin applies the Origin policy and returns the canonical origin,
 // or a reason for refusing the handshake.
 func (s *Server) checkOrigin(values []string) (string, string) {
@@ -341,6 +550,7 @@ func (s *Server) checkOrigin(values []string) (string, string) {
 		return o, ""
 	}
 	if s.cfg.OnlyAllowedOrigins && !s.preConsented(o) {
+		// Managed installs: unknown origins are not even asked about.
 		return "", "origin not allowed"
 	}
 	return o, ""
@@ -377,6 +587,13 @@ func (s *Server) unreserve(origin string) {
 	if s.perOrigin[origin]--; s.perOrigin[origin] <= 0 {
 		delete(s.perOrigin, origin)
 	}
+}
+
+// shuttingDown reports whether Shutdown has begun.
+func (s *Server) shuttingDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
 }
 
 // recentlyDenied reports whether the user denied origin within the

@@ -46,6 +46,10 @@ type Answer struct {
 	// Block keeps the dialog open until its context is done, as a user
 	// who does not answer; the dialog then returns the context's error.
 	Block bool
+	// Hold, when not nil, keeps the dialog open until Hold is closed (the
+	// user answers, with this Answer) or its context is done (the dialog
+	// is closed under the user, as with Block).
+	Hold <-chan struct{}
 }
 
 // Call records one dialog the Prompter was asked to show.
@@ -130,12 +134,15 @@ func (p *Prompter) next(ctx context.Context, c Call) (Answer, error) {
 	if !has {
 		return Answer{}, nil
 	}
-	if a.Block {
-		<-ctx.Done()
-		p.mu.Lock()
-		p.calls[i].Closed = true
-		p.mu.Unlock()
-		return Answer{}, ctx.Err()
+	if a.Block || a.Hold != nil {
+		select {
+		case <-a.Hold: // nil with Block alone: only ctx ends the wait
+		case <-ctx.Done():
+			p.mu.Lock()
+			p.calls[i].Closed = true
+			p.mu.Unlock()
+			return Answer{}, ctx.Err()
+		}
 	}
 	return a, a.Err
 }
