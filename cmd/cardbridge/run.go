@@ -49,7 +49,7 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	var allow, devHTTP stringList
 	fs.Var(&allow, "allow-origin", "https origin allowed without a consent dialog (repeatable)")
 	fs.Var(&devHTTP, "dev-allow-http-origin", "plain http origin allowed to connect, for portal development only (repeatable)")
-	only := fs.Bool("only-allowed-origins", false, "refuse origins that are neither allowed by flag nor consented")
+	only := fs.Bool("only-allowed-origins", false, "refuse, without asking the user, origins neither allowed by flag nor stored as always allowed")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	prompter := fs.String("prompter", "auto", "how to ask the user: auto, native, terminal or deny")
 	if err := fs.Parse(args); err != nil {
@@ -92,7 +92,7 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if how == "deny" {
-		log.Warn("no desktop and no terminal to ask the user: every card request will be refused")
+		log.Warn("no desktop and no terminal to ask the user: only origins allowed by flag or stored as always allowed can connect, and PINs and signatures are refused")
 	}
 
 	readers := pcscreaders.New()
