@@ -199,6 +199,11 @@ func (c *Card) checkRemoved(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: %w", ErrReaderUnavailable, err)
 	}
 	if serr != nil {
+		// pcscd failing the exchange as it shuts down, then being gone
+		// when asked about the reader: the service is the cause.
+		if serviceGone(wrap(opWait, serr)) {
+			return fmt.Errorf("%w: %w", ErrNoService, err)
+		}
 		return err
 	}
 	st := rs[0].EventState
