@@ -2,7 +2,8 @@
 // Chromium opens the demo portal, which talks to the cardbridge daemon
 // (package bridge) over the loopback WebSocket, which talks to a simulated
 // Belgian eID card. The daemon's dialogs are answered by the scripted test
-// prompter (consent: allow, PIN: correct, signature: confirm).
+// prompter (consent when the page connects: allow always; PIN: correct;
+// signature: confirm).
 //
 // TestBrowserFlowRig reads the card through the real PC/SC stack (pcscd and
 // vpcd, see internal/rig); TestBrowserFlowSim reads it in process
@@ -129,6 +130,9 @@ func startWorldWith(t *testing.T, readers bridge.Readers, pki *sim.PKI, tweak fu
 	cfg := bridge.Config{Port: bport, Readers: readers, Prompter: pr, Version: "0.1.0-e2e", Logger: testLogger(t).With("side", "daemon")}
 	if tweak != nil {
 		tweak(&cfg)
+		if p, ok := cfg.Prompter.(*bridgetest.Prompter); ok {
+			pr = p // a case that scripts the dialogs its own way
+		}
 	}
 	srv, err := bridge.New(cfg)
 	if err != nil {
@@ -266,6 +270,9 @@ func checkFlow(t *testing.T, w *world, card *sim.Card, res flowResult) {
 
 	// The daemon's dialogs: each showed the portal's origin; the signature
 	// dialog showed the document name and the digest the portal issued.
+	// Consent comes first, at the page's connection (the handshake waits
+	// for it), before any card method; then the login's PIN, and the
+	// signature's confirmation and PIN.
 	var kinds []string
 	for _, c := range w.prompter.Calls() {
 		kinds = append(kinds, c.Kind.String()+"/"+c.Purpose)
@@ -322,10 +329,11 @@ func TestBrowserServiceErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := []struct {
-		name     string
-		setup    func(t *testing.T) *world
-		wantCode string
-		wantText string
+		name        string
+		setup       func(t *testing.T) *world
+		wantCode    string
+		wantText    string
+		wantDialogs int // consent dialogs the daemon showed
 	}{
 		{"not running", func(t *testing.T) *world {
 			// A port nothing listens on.
@@ -336,10 +344,28 @@ func TestBrowserServiceErrors(t *testing.T) {
 			port := ln.Addr().(*net.TCPAddr).Port
 			ln.Close()
 			return startPortal(t, card.PKI(), port, nil)
-		}, "DAEMON_UNAVAILABLE", "not running"},
+		}, "DAEMON_UNAVAILABLE", "not running", 0},
 		{"origin refused", func(t *testing.T) *world {
 			return startWorldWith(t, simReaders(t, card), card.PKI(), func(c *bridge.Config) { c.OnlyAllowedOrigins = true })
-		}, "ORIGIN_NOT_ALLOWED", "refused this site"},
+		}, "ORIGIN_NOT_ALLOWED", "refused this site", 0},
+		{"consent denied", func(t *testing.T) *world {
+			// The user reads the consent dialog for a moment, then clicks
+			// Deny: the page must tell that from a refusal by policy.
+			pr := &bridgetest.Prompter{}
+			answered := make(chan struct{})
+			pr.Push(bridgetest.Consent, bridgetest.Answer{Decision: bridge.Deny, Hold: answered})
+			opened := pr.Opened()
+			go func() {
+				select {
+				case <-opened:
+				case <-time.After(3 * time.Minute): // the flow's own limit
+					return
+				}
+				time.Sleep(1500 * time.Millisecond)
+				close(answered)
+			}()
+			return startWorldWith(t, simReaders(t, card), card.PKI(), func(c *bridge.Config) { c.Prompter = pr })
+		}, "CONSENT_DENIED", "did not allow this site", 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -356,6 +382,15 @@ func TestBrowserServiceErrors(t *testing.T) {
 			}
 			if n := len(w.portal.Logins()); n != 0 {
 				t.Errorf("%d logins", n)
+			}
+			calls := w.prompter.Calls()
+			if len(calls) != tc.wantDialogs {
+				t.Errorf("dialogs %+v, want %d consent dialogs", calls, tc.wantDialogs)
+			}
+			for _, c := range calls {
+				if c.Kind != bridgetest.Consent || c.Origin != w.origin {
+					t.Errorf("dialog %+v, want consent for %s", c, w.origin)
+				}
 			}
 		})
 	}

@@ -57,9 +57,24 @@ export type ProtocolErrorCode =
  * - UNSUPPORTED_BROWSER: no WebSocket implementation.
  *
  * Also, when a connect fails and a no-cors GET of /v1/health gets any
- * answer (something listens on the port) the client reports the daemon's
- * ORIGIN_NOT_ALLOWED with data.reason "handshake-refused": the daemon runs
- * but refused this page's origin.
+ * answer (something listens on the port), the daemon runs but refused this
+ * page's handshake. The daemon refuses an origin the user has not allowed
+ * at the handshake (HTTP 403), after asking the user in its consent dialog
+ * or, for sites it may not ask about, at once. The client tells the two
+ * apart by how long the refusal took and reports:
+ *
+ * - CONSENT_DENIED (a UserCancelledError) with data.reason
+ *   "consent-refused" (the refusal took a person's reaction time: the user
+ *   denied the site or closed the dialog), "recently-refused" (an immediate
+ *   refusal within 30 s of such a denial: the daemon does not ask again so
+ *   soon) or "consent-timeout" (nobody answered the dialog within
+ *   consentTimeoutMs); data.waitedMs is how long the daemon took to refuse (counted from when
+ *   the handshake could reach it: after the browser's own local network
+ *   access prompt, if it showed one);
+ * - ORIGIN_NOT_ALLOWED with data.reason "handshake-refused" otherwise: the
+ *   daemon refuses the site without asking (a plain http page, a daemon run
+ *   with --only-allowed-origins), or the user refused it moments ago from
+ *   another page or before a reload.
  */
 export type ClientErrorCode =
   | "DAEMON_UNAVAILABLE"
@@ -93,7 +108,7 @@ export class PinError extends CardBridgeError {
 }
 /** NO_SERVICE, NO_READER, NO_CARD, CARD_REMOVED, UNKNOWN_CARD, AMBIGUOUS_READER, CARD_ERROR, BUSY. */
 export class CardError extends CardBridgeError {}
-/** CONSENT_DENIED, USER_CANCELLED, CANCELLED (also an aborted AbortSignal). */
+/** CONSENT_DENIED (also from connect(), when the user did not allow the site), USER_CANCELLED, CANCELLED (also an aborted AbortSignal). */
 export class UserCancelledError extends CardBridgeError {}
 
 /** Builds the CardBridgeError subclass that fits `code`. */
@@ -230,8 +245,15 @@ export interface CardBridgeOptions {
   url?: string;
   /** Per-request timeout; default 135 s for card methods, 35 s for version and cancel. */
   timeoutMs?: number;
-  /** How long connect() waits for the socket and the hello; default 30 s. */
+  /** How long connect() waits for the daemon to answer; default 30 s. */
   connectTimeoutMs?: number;
+  /**
+   * How long connect() waits in all when the daemon answers /v1/health but
+   * holds the handshake: it is asking the user whether this site may use
+   * the card. Default 135 s (the daemon's dialog closes after 120 s). Some
+   * browsers give up on a WebSocket handshake sooner (Firefox after 20 s).
+   */
+  consentTimeoutMs?: number;
   /** Reconnect after an unexpected close: delay doubles from delayMs up to maxDelayMs. Defaults 5 / 500 ms / 30 s; retries 0 disables. */
   reconnect?: { retries?: number; delayMs?: number; maxDelayMs?: number };
   /** WebSocket implementation; default globalThis.WebSocket (pass ws's in Node). */
@@ -249,7 +271,8 @@ export interface CardBridgeEvents {
   connect: Hello;
   disconnect: { code?: number; reason?: string; willReconnect: boolean };
   reconnecting: { attempt: number; delayMs: number };
-  reconnectfailed: { attempts: number };
+  /** Reconnecting gave up: after `attempts` failures, or at once when the daemon or the user refused the page (`error`: CONSENT_DENIED or ORIGIN_NOT_ALLOWED). */
+  reconnectfailed: { attempts: number; error?: CardBridgeError };
   /** An error the daemon sent without a request id (e.g. for an unparsable message). */
   error: CardBridgeError;
   [event: string]: unknown;
@@ -261,6 +284,11 @@ export class CardBridge {
   readonly connected: boolean;
   readonly hello: Hello | null;
 
+  /**
+   * Opens the connection. For a site the user has not allowed yet, the
+   * daemon's consent dialog is answered first; rejects with CONSENT_DENIED
+   * or ORIGIN_NOT_ALLOWED when the page is refused.
+   */
   connect(): Promise<Hello>;
   close(): void;
   on<E extends keyof CardBridgeEvents>(event: E, handler: (data: CardBridgeEvents[E]) => void): () => void;

@@ -167,12 +167,23 @@ export function makeError(code, message, data, extra) {
   return new C(code, message, data, extra);
 }
 
-// Requests that involve a native prompt (consent on first use, PIN,
-// signature confirmation) get the long timeout; the daemon's own limit is
-// 120 s, ours is a little longer so that its TIMEOUT answer arrives first.
+// Card methods get the long timeout: PIN and signature dialogs take a
+// person's time, and a first request that has to connect waits for the
+// consent dialog too. The daemon's own limit for a dialog is 120 s; ours is
+// a little longer so that its answer arrives first.
 const LONG_TIMEOUT_MS = 135_000;
 const SHORT_TIMEOUT_MS = 35_000;
 const SHORT_METHODS = new Set(["version", "cancel"]);
+
+// The daemon asks the user about an origin it does not know before it
+// completes the WebSocket handshake, and refuses it with HTTP 403 unless the
+// user allows it. The page cannot see the 403, but it can see how long the
+// refusal took: a policy refusal is immediate, a refusal after at least
+// this long came from a person answering the daemon's consent dialog.
+const CONSENT_ANSWER_MIN_MS = 1_000;
+// How long the daemon refuses an origin again, without asking, after the
+// user denied it (its DenyCooldown).
+const RECENT_DENIAL_MS = 30_000;
 
 const DIGEST_LENGTHS = { "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 };
 
@@ -200,8 +211,10 @@ export class CardBridge {
   #fetch;
   #timeoutMs;
   #connectTimeoutMs;
+  #consentTimeoutMs;
   #reconnect;
   #probe;
+  #deniedAt = 0; // when the daemon last refused this page after asking the user
 
   #ws = null;
   #state = "idle"; // idle | connecting | open | closed
@@ -219,7 +232,9 @@ export class CardBridge {
    * @param {object} [options]
    * @param {string} [options.url] daemon endpoint, default ws://127.0.0.1:27183/v1
    * @param {number} [options.timeoutMs] per-request timeout for card methods
-   * @param {number} [options.connectTimeoutMs] how long connect() waits for the hello
+   * @param {number} [options.connectTimeoutMs] how long connect() waits for the daemon to answer
+   * @param {number} [options.consentTimeoutMs] how long connect() waits in all while the daemon
+   *   asks the user whether this site may use the card
    * @param {{retries?: number, delayMs?: number, maxDelayMs?: number}} [options.reconnect]
    * @param {typeof WebSocket} [options.WebSocket] WebSocket implementation (tests, Node)
    * @param {Permissions} [options.permissions] navigator.permissions replacement (tests)
@@ -230,6 +245,7 @@ export class CardBridge {
     url = DEFAULT_URL,
     timeoutMs,
     connectTimeoutMs = 30_000,
+    consentTimeoutMs = LONG_TIMEOUT_MS,
     reconnect = {},
     WebSocket: WS,
     permissions,
@@ -242,6 +258,7 @@ export class CardBridge {
     this.#fetch = fetchImpl ?? globalThis.fetch?.bind(globalThis);
     this.#timeoutMs = timeoutMs;
     this.#connectTimeoutMs = connectTimeoutMs;
+    this.#consentTimeoutMs = Math.max(consentTimeoutMs, connectTimeoutMs);
     this.#reconnect = {
       retries: reconnect.retries ?? 5,
       delayMs: reconnect.delayMs ?? 500,
@@ -269,6 +286,12 @@ export class CardBridge {
    * Opens the connection and waits for the daemon's hello. Calling it while
    * connected returns the current hello; while connecting, the same promise.
    * Card methods call it themselves when needed.
+   *
+   * For a site the user has not allowed yet, the daemon shows its consent
+   * dialog first, and this waits for the answer (up to consentTimeoutMs).
+   * It rejects with CONSENT_DENIED (a UserCancelledError) when the user
+   * refuses, and with ORIGIN_NOT_ALLOWED when the daemon refuses the site
+   * without asking.
    * @returns {Promise<{protocol: number, version: string}>}
    */
   connect() {
@@ -500,6 +523,13 @@ export class CardBridge {
         return;
       }
       this.#state = "connecting";
+      const startedAt = Date.now();
+      // When the daemon can have received the handshake: now, unless the
+      // browser first asks the user for local network access, in which case
+      // from when that was answered. The time from then to a refusal tells
+      // whether the daemon asked the user (see #classifyOpenFailure).
+      let reachedAt = startedAt;
+      const stopWatching = this.#probe ? this.#onPermissionAnswered(() => (reachedAt = Date.now())) : () => {};
       let ws;
       try {
         ws = new WS(this.#url);
@@ -528,8 +558,12 @@ export class CardBridge {
       const fail = (err) => {
         if (done) return;
         done = true;
+        stopWatching();
         clearTimeout(timer);
         detach(ws);
+        // Node's ws reports closing a socket still in its handshake as an
+        // error event, which would be thrown without a listener.
+        ws.onerror = () => {};
         if (this.#ws === ws) this.#ws = null;
         this.#state = "closed";
         try {
@@ -539,26 +573,48 @@ export class CardBridge {
         }
         reject(err);
       };
-      const timer = setTimeout(async () => {
-        if (!opened) {
-          // Still not open: either a very slow machine or the browser is
-          // showing its local-network permission prompt.
-          const permission = await this.#permissionState();
-          fail(
-            permission === "prompt"
-              ? new ConnectionError(ErrorCode.LOCAL_ACCESS_BLOCKED, "The browser is asking for permission to access this device", {
-                  reason: "permission-prompt",
-                  permission,
-                })
-              : new ConnectionError(ErrorCode.DAEMON_UNAVAILABLE, "The cardbridge service did not answer in time", {
-                  reason: "timeout",
-                  permission,
-                }),
-          );
-        } else {
+      // No answer in time: the daemon may be asking the user about this
+      // site (it holds the handshake meanwhile), or the browser may be
+      // asking for local network access, or nothing answers at all.
+      const noAnswer = async () => {
+        if (opened) {
           fail(new ConnectionError(ErrorCode.PROTOCOL_ERROR, "The service did not greet the page (is this really cardbridge?)"));
+          return;
         }
-      }, this.#connectTimeoutMs);
+        const waited = Date.now() - startedAt;
+        if (waited < this.#consentTimeoutMs && this.#probe && (await this.#healthAnswers())) {
+          // The daemon runs: its consent dialog is open. Wait for the
+          // user, who answers there, up to the consent timeout.
+          if (!done) timer = setTimeout(consentTimedOut, this.#consentTimeoutMs - (Date.now() - startedAt));
+          return;
+        }
+        const permission = await this.#permissionState();
+        fail(
+          permission === "prompt"
+            ? new ConnectionError(ErrorCode.LOCAL_ACCESS_BLOCKED, "The browser is asking for permission to access this device", {
+                reason: "permission-prompt",
+                permission,
+              })
+            : new ConnectionError(ErrorCode.DAEMON_UNAVAILABLE, "The cardbridge service did not answer in time", {
+                reason: "timeout",
+                permission,
+              }),
+        );
+      };
+      const consentTimedOut = () => {
+        if (opened) {
+          noAnswer();
+          return;
+        }
+        // Closing the socket closes the daemon's dialog too.
+        fail(
+          makeError(ErrorCode.CONSENT_DENIED, "The user did not answer whether this site may use the card", {
+            reason: "consent-timeout",
+            waitedMs: Date.now() - startedAt,
+          }),
+        );
+      };
+      let timer = setTimeout(noAnswer, this.#connectTimeoutMs);
 
       ws.onopen = () => {
         opened = true;
@@ -577,7 +633,8 @@ export class CardBridge {
         detach(ws);
         if (this.#ws === ws) this.#ws = null;
         this.#state = "closed";
-        this.#classifyOpenFailure().then(reject, reject);
+        stopWatching();
+        this.#classifyOpenFailure(Date.now() - reachedAt).then(reject, reject);
       };
       ws.onmessage = (ev) => {
         let msg;
@@ -602,6 +659,7 @@ export class CardBridge {
           return;
         }
         done = true;
+        stopWatching();
         clearTimeout(timer);
         this.#attach(ws, hello);
         resolve(hello);
@@ -677,8 +735,15 @@ export class CardBridge {
       if (this.#closedByUser || this.#state === "open") return;
       this.connect().then(
         () => this.#afterReconnect(),
-        () => {
-          if (!this.#closedByUser && this.#state !== "open") this.#scheduleReconnect();
+        (e) => {
+          if (this.#closedByUser || this.#state === "open") return;
+          if (e?.code === ErrorCode.CONSENT_DENIED || e?.code === ErrorCode.ORIGIN_NOT_ALLOWED) {
+            // A refusal, by the user or the daemon, is not a passing
+            // failure: retrying would only ask the user again and again.
+            this.#emit("reconnectfailed", { attempts: this.#attempt, error: e });
+            return;
+          }
+          this.#scheduleReconnect();
         },
       );
     }, delayMs);
@@ -727,13 +792,24 @@ export class CardBridge {
    * 1. Local Network Access permission (Chromium; "loopback-network", or
    *    the older "local-network-access") is "denied" → LOCAL_ACCESS_BLOCKED.
    * 2. A no-cors GET of /v1/health succeeds (an opaque response still means
-   *    something answered on the port) → the daemon runs but refused this
-   *    page's handshake → ORIGIN_NOT_ALLOWED.
+   *    something answered on the port): the daemon runs but refused this
+   *    page's handshake. Then:
+   *    a. the refusal took a person's reaction time, counted from when
+   *       the handshake could reach the daemon (after the browser's own
+   *       permission prompt, if it showed one): the daemon asked the user,
+   *       who did not allow the site → CONSENT_DENIED ("consent-refused");
+   *    b. an immediate refusal shortly after such a denial: the daemon's
+   *       cooldown → CONSENT_DENIED ("recently-refused");
+   *    c. otherwise the daemon refuses the site without asking (plain http,
+   *       --only-allowed-origins) or the user refused it from another page
+   *       moments ago → ORIGIN_NOT_ALLOWED ("handshake-refused").
    * 3. Otherwise DAEMON_UNAVAILABLE; data.permission says what the browser
    *    reported ("granted", "prompt", or undefined when it has no such
    *    permission), so a page can word its advice with the right caution.
+   *
+   * @param {number} waitedMs how long the daemon took to refuse the handshake
    */
-  async #classifyOpenFailure() {
+  async #classifyOpenFailure(waitedMs) {
     const permission = await this.#permissionState();
     if (permission === "denied") {
       return new ConnectionError(ErrorCode.LOCAL_ACCESS_BLOCKED, "The browser blocked access to the local cardbridge service", {
@@ -742,10 +818,27 @@ export class CardBridge {
       });
     }
     if (this.#probe && (await this.#healthAnswers())) {
-      return new ConnectionError(ErrorCode.ORIGIN_NOT_ALLOWED, "The cardbridge service is running but refused this page", {
-        reason: "handshake-refused",
-        permission,
-      });
+      const now = Date.now();
+      if (waitedMs >= CONSENT_ANSWER_MIN_MS) {
+        this.#deniedAt = now;
+        return makeError(ErrorCode.CONSENT_DENIED, "The user did not allow this site to use the card", {
+          reason: "consent-refused",
+          waitedMs,
+          permission,
+        });
+      }
+      if (now - this.#deniedAt < RECENT_DENIAL_MS) {
+        return makeError(ErrorCode.CONSENT_DENIED, "The user did not allow this site to use the card moments ago", {
+          reason: "recently-refused",
+          waitedMs,
+          permission,
+        });
+      }
+      return new ConnectionError(
+        ErrorCode.ORIGIN_NOT_ALLOWED,
+        "The cardbridge service is running but refused this page: the site is not allowed, or the user refused it moments ago",
+        { reason: "handshake-refused", waitedMs, permission },
+      );
     }
     return new ConnectionError(ErrorCode.DAEMON_UNAVAILABLE, "The cardbridge service is not installed or not running", {
       reason: "no-answer",
@@ -754,17 +847,43 @@ export class CardBridge {
   }
 
   async #permissionState() {
+    return (await this.#permissionStatus())?.state;
+  }
+
+  // The browser's PermissionStatus for loopback access, if it has one.
+  async #permissionStatus() {
     const perms = this.#permissions;
     if (!perms || typeof perms.query !== "function") return undefined;
     for (const name of LOOPBACK_PERMISSION_NAMES) {
       try {
         const status = await perms.query({ name });
-        if (status?.state) return status.state;
+        if (status?.state) return status;
       } catch {
         // Unknown permission name in this browser: try the next one.
       }
     }
     return undefined;
+  }
+
+  // Calls fn when the loopback permission, still undecided, gets decided:
+  // the browser held the connection while it asked. A state of "prompt"
+  // alone proves nothing (Chromium reports it for pages it never asks
+  // about). Returns a function that stops watching.
+  #onPermissionAnswered(fn) {
+    let stopped = false;
+    let stop = () => {
+      stopped = true;
+    };
+    this.#permissionStatus().then(
+      (status) => {
+        if (stopped || status?.state !== "prompt" || typeof status.addEventListener !== "function") return;
+        const onchange = () => fn();
+        status.addEventListener("change", onchange);
+        stop = () => status.removeEventListener("change", onchange);
+      },
+      () => {},
+    );
+    return () => stop();
   }
 
   async #healthAnswers() {

@@ -81,7 +81,9 @@ function cardMessage(e) {
     case ErrorCode.USER_CANCELLED:
       return "You cancelled in the card service window. Nothing was sent.";
     case ErrorCode.CONSENT_DENIED:
-      return "You did not allow this site to use your card. Click the button again if you changed your mind.";
+      // At connect: the site was not allowed; on a request: the signature
+      // was refused, or the user revoked this site in the tray.
+      return "You did not allow this. Click the button again if you changed your mind.";
     case ErrorCode.CANCELLED:
       return "The request was cancelled.";
     case ErrorCode.PIN_INCORRECT:
@@ -139,9 +141,19 @@ const HELP = {
       "Safari does not allow secure pages to use local services this way; use Chrome, Edge or Firefox.",
     ],
   },
+  [ErrorCode.CONSENT_DENIED]: {
+    title: "You did not allow this site to use your card",
+    body: [
+      "The card service asked whether this site may use your eID card, and it was not allowed (or nobody answered in time).",
+      "If you changed your mind, click Try again and choose Allow in the card service window. After a refusal, the card service waits half a minute before it asks again.",
+    ],
+  },
   [ErrorCode.ORIGIN_NOT_ALLOWED]: {
     title: "The card service refused this site",
-    body: ["The cardbridge service is running but does not accept requests from this site. Ask your administrator."],
+    body: [
+      "If you just refused this site in the card service window, wait half a minute and click Try again.",
+      "Otherwise the cardbridge service is running but does not accept requests from this site. Ask your administrator.",
+    ],
   },
   [ErrorCode.PROTOCOL_ERROR]: {
     title: "The card service on this computer is not compatible",
@@ -159,6 +171,13 @@ async function checkService() {
   status.dataset.state = "checking";
   $("service-help").hidden = true;
   $("service-retry").hidden = true;
+  // The card service asks the user whether this site may use the card
+  // before it lets the page connect; the page waits meanwhile.
+  const hint = setTimeout(() => {
+    if (status.dataset.state !== "checking") return;
+    status.innerHTML =
+      '<span class="spinner" aria-hidden="true"></span> The card service is asking whether this site may use your card. Answer in its window.';
+  }, 1500);
   try {
     await state.bridge.connect();
     const v = await state.bridge.version();
@@ -174,6 +193,8 @@ async function checkService() {
     box.innerHTML = "<ul>" + help.body.map((b) => `<li>${b}</li>`).join("") + "</ul>";
     box.hidden = false;
     $("service-retry").hidden = false;
+  } finally {
+    clearTimeout(hint);
   }
 }
 
@@ -262,7 +283,7 @@ async function login() {
   const btn = $("login-button");
   show($("login-error"), "");
   setBusy(btn, true, "Waiting for the card service…");
-  show($("login-status"), "Confirm in the card service window and enter your PIN.", "working");
+  show($("login-status"), "Enter your PIN in the card service window.", "working");
   try {
     const { nonce } = await api("/api/nonce", {});
     const token = await state.bridge.authenticate({ challengeNonce: nonce, reader: state.reader });
@@ -457,8 +478,10 @@ async function main() {
     b.hidden = false;
   });
   state.bridge.on("connect", () => ($("connection-banner").hidden = true));
-  state.bridge.on("reconnectfailed", () => {
-    $("connection-banner").textContent = "The card service is gone. Start it again and reload this page.";
+  state.bridge.on("reconnectfailed", (d) => {
+    $("connection-banner").textContent = d.error
+      ? "The card service no longer accepts this site. Reload this page to be asked again."
+      : "The card service is gone. Start it again and reload this page.";
   });
 
   $("service-retry").addEventListener("click", checkService);

@@ -425,6 +425,109 @@ describe("connection", () => {
     });
   });
 
+  test("CONSENT_DENIED when the daemon refuses after asking the user", async () => {
+    // The daemon holds the handshake while its consent dialog is open; the
+    // user's "deny" makes it answer 403, which the page sees only as a
+    // failed socket, after a person's reaction time.
+    const d = await daemon({ refuse: true, answerAfterMs: 1_100 });
+    const c = client({ url: d.url, probe: true });
+    await assert.rejects(c.connect(), (e) => {
+      assert.ok(e instanceof UserCancelledError, `${e.name} is not UserCancelledError`);
+      assert.equal(e.code, ErrorCode.CONSENT_DENIED);
+      assert.equal(e.data.reason, "consent-refused");
+      assert.ok(e.data.waitedMs >= 1_000, `waited ${e.data.waitedMs} ms`);
+      return true;
+    });
+    // Reconnecting at once is refused at once (the daemon's cooldown):
+    // still the user's refusal, not a site the daemon does not accept.
+    d.answerAfterMs = 0;
+    await assert.rejects(c.version(), (e) => e.code === ErrorCode.CONSENT_DENIED && e.data.reason === "recently-refused" && e.method === "version");
+    // A page that knows of no denial cannot tell the cooldown from a
+    // policy refusal.
+    const fresh = client({ url: d.url, probe: true });
+    await assert.rejects(fresh.connect(), (e) => e.code === ErrorCode.ORIGIN_NOT_ALLOWED && e.data.reason === "handshake-refused");
+    assert.equal(d.handshakes, 3);
+  });
+
+  // A PermissionStatus whose state the test changes, as the browser does
+  // when the user answers its local network access prompt.
+  class FakePermissionStatus extends EventTarget {
+    constructor(state) {
+      super();
+      this.state = state;
+    }
+    set(state) {
+      this.state = state;
+      this.dispatchEvent(new Event("change"));
+    }
+  }
+
+  test("a refusal is timed from when the browser's permission prompt was answered", async () => {
+    // The browser held the handshake while it asked; the daemon then
+    // refused at once, by policy: not the user's answer to the daemon.
+    const status = new FakePermissionStatus("prompt");
+    const permissions = { query: async () => status };
+    setTimeout(() => status.set("granted"), 1_000);
+    const d = await daemon({ refuse: true, answerAfterMs: 1_100 });
+    const c = client({ url: d.url, probe: true, permissions });
+    await assert.rejects(c.connect(), (e) => {
+      assert.equal(e.code, ErrorCode.ORIGIN_NOT_ALLOWED);
+      assert.equal(e.data.permission, "granted");
+      assert.ok(e.data.waitedMs < 1_000, `waited ${e.data.waitedMs} ms`);
+      return true;
+    });
+  });
+
+  test("a permission that stays undecided does not discount the daemon's dialog", async () => {
+    // Chromium reports "prompt" for pages it never prompts for (a portal
+    // on localhost): the wait is the daemon's dialog.
+    const permissions = { query: async () => new FakePermissionStatus("prompt") };
+    const d = await daemon({ refuse: true, answerAfterMs: 1_100 });
+    const c = client({ url: d.url, probe: true, permissions });
+    await assert.rejects(c.connect(), (e) => e.code === ErrorCode.CONSENT_DENIED && e.data.reason === "consent-refused");
+  });
+
+  test("connect waits while the daemon asks the user, past connectTimeoutMs", async () => {
+    const d = await daemon({ answerAfterMs: 400 });
+    const c = client({ url: d.url, probe: true, connectTimeoutMs: 100 });
+    const t0 = Date.now();
+    assert.deepEqual(await c.connect(), { protocol: 1, version: "0.1.0-fake" });
+    assert.ok(Date.now() - t0 >= 350);
+    assert.equal(d.handshakes, 1, "no second handshake, so no second dialog");
+  });
+
+  test("connect gives up on an unanswered consent dialog after consentTimeoutMs", async () => {
+    const d = await daemon({ answerAfterMs: 5_000 });
+    const c = client({ url: d.url, probe: true, connectTimeoutMs: 50, consentTimeoutMs: 300 });
+    const t0 = Date.now();
+    await assert.rejects(c.connect(), (e) => e.code === ErrorCode.CONSENT_DENIED && e.data.reason === "consent-timeout");
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 280 && waited < 2_000, `gave up after ${waited} ms`);
+    assert.equal(c.connected, false);
+  });
+
+  test("without an answer from the health probe a held handshake is DAEMON_UNAVAILABLE", async () => {
+    const d = await daemon({ answerAfterMs: 5_000 });
+    const c = client({ url: d.url, probe: true, connectTimeoutMs: 100, fetch: async () => Promise.reject(new TypeError("blocked")) });
+    await assert.rejects(c.connect(), (e) => e.code === ErrorCode.DAEMON_UNAVAILABLE && e.data.reason === "timeout");
+  });
+
+  test("reconnecting stops when the daemon refuses the page", async () => {
+    const d = await daemon();
+    const c = client({ url: d.url, probe: true, reconnect: { retries: 5, delayMs: 10 } });
+    await c.connect();
+    const port = d.port;
+    const failed = once(c, "reconnectfailed");
+    await d.stop();
+    const d2 = new FakeDaemon({ refuse: true });
+    await d2.start(port);
+    cleanups.push(() => d2.stop().catch(() => {}));
+    const info = await failed;
+    assert.equal(info.error.code, ErrorCode.ORIGIN_NOT_ALLOWED);
+    await sleep(100);
+    assert.equal(d2.handshakes, info.attempts, "no attempt after the refusal");
+  });
+
   test("PROTOCOL_ERROR for a daemon speaking another protocol version", async () => {
     const d = await daemon({ hello: { protocol: 2, version: "9.0.0" } });
     const c = client({ url: d.url });

@@ -12,9 +12,12 @@ export class FakeDaemon {
    *   handlers: return a result (or a promise of one), throw {code, message, data}
    *   for an error answer, or return FakeDaemon.NO_ANSWER to stay silent.
    * @param {boolean} [opts.refuse] refuse every WebSocket handshake with 403
+   * @param {number} [opts.answerAfterMs] hold every handshake this long before
+   *   accepting (or, with refuse, refusing) it, as the real daemon does while
+   *   its consent dialog waits for the user
    * @param {object} [opts.hello] hello data to send
    */
-  constructor({ methods = {}, refuse = false, hello = { protocol: 1, version: "0.1.0-fake" } } = {}) {
+  constructor({ methods = {}, refuse = false, answerAfterMs = 0, hello = { protocol: 1, version: "0.1.0-fake" } } = {}) {
     this.methods = {
       version: () => ({ protocol: 1, version: "0.1.0-fake", os: "linux" }),
       readers: () => ({ readers: [] }),
@@ -27,7 +30,10 @@ export class FakeDaemon {
       ...methods,
     };
     this.refuse = refuse;
+    this.answerAfterMs = answerAfterMs;
     this.hello = hello;
+    this.handshakes = 0; // handshakes received, answered or not
+    this.held = new Set(); // handshakes not answered yet: {socket, timer}
     this.received = []; // every request, in arrival order
     this.sockets = new Set();
     this.inflight = new Map(); // id -> {reject}
@@ -50,7 +56,20 @@ export class FakeDaemon {
     this.wss = new WebSocketServer({
       server: this.http,
       path: "/v1",
-      verifyClient: (_info, cb) => (this.refuse ? cb(false, 403, "Forbidden") : cb(true)),
+      verifyClient: (info, cb) => {
+        this.handshakes++;
+        const answer = () => (this.refuse ? cb(false, 403, "Forbidden") : cb(true));
+        if (this.answerAfterMs > 0) {
+          const h = {
+            socket: info.req.socket,
+            timer: setTimeout(() => {
+              this.held.delete(h);
+              answer();
+            }, this.answerAfterMs),
+          };
+          this.held.add(h);
+        } else answer();
+      },
     });
     this.wss.on("connection", (ws) => this.#onConnection(ws));
     await new Promise((resolve, reject) => {
@@ -64,6 +83,13 @@ export class FakeDaemon {
 
   /** Stops listening and drops every connection abruptly (like a crash). */
   async stop() {
+    // Held handshakes are upgrade requests, which the HTTP server no
+    // longer tracks: drop them here, or closing waits for them.
+    for (const h of this.held) {
+      clearTimeout(h.timer);
+      h.socket.destroy();
+    }
+    this.held.clear();
     for (const ws of this.sockets) ws.terminate();
     this.sockets.clear();
     await new Promise((resolve) => this.wss.close(() => resolve()));
