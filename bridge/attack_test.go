@@ -149,13 +149,20 @@ func TestAttackConsentUnanswered(t *testing.T) {
 // TestAttackConsentNagging: after a denial, reconnecting does not bring
 // the dialog back until the cooldown has passed; other origins are asked.
 func TestAttackConsentNagging(t *testing.T) {
-	e, _ := newEnv(t, sim.ProfileECC, withLimits(bridge.Limits{DenyCooldown: 300 * time.Millisecond}))
+	// Long enough for the handshakes below on a loaded machine, short
+	// enough to wait out.
+	const cooldown = time.Second
+	e, _ := newEnv(t, sim.ProfileECC, withLimits(bridge.Limits{DenyCooldown: cooldown}))
 	e.prompter.AllowConsent(bridge.Deny)
 	nag := http.Header{"Origin": {"https://nag.example"}}
 	refused(t, e, nag, http.StatusForbidden)
+	deniedAt := time.Now()
 	e.prompter.AllowConsent(bridge.AllowOnce) // must not be used by nag.example
 	for i := 0; i < 5; i++ {
 		refused(t, e, nag, http.StatusForbidden)
+	}
+	if time.Since(deniedAt) >= cooldown {
+		t.Fatal("the machine is too slow for this test's cooldown")
 	}
 	if n := len(e.prompter.Calls()); n != 1 {
 		t.Errorf("%d consent dialogs during the cooldown, want 1", n)
@@ -164,7 +171,7 @@ func TestAttackConsentNagging(t *testing.T) {
 	if calls := e.prompter.Calls(); len(calls) != 2 || calls[1].Origin != testOrigin {
 		t.Errorf("dialogs = %+v", calls)
 	}
-	time.Sleep(350 * time.Millisecond)
+	time.Sleep(time.Until(deniedAt.Add(cooldown + 50*time.Millisecond)))
 	e.prompter.AllowConsent(bridge.AllowOnce)
 	e.dial("https://nag.example").ok("card", nil, nil)
 }
@@ -188,7 +195,11 @@ func TestAttackHandshakeFlood(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ws, resp, err := e.dialRaw(http.Header{"Origin": {"https://flood.example"}})
+			// The handshakes that wait do so until the test answers,
+			// after the whole flood: longer than dialRaw's timeout on a
+			// slow machine.
+			d := websocket.Dialer{HandshakeTimeout: time.Minute}
+			ws, resp, err := d.Dial(e.url(), http.Header{"Origin": {"https://flood.example"}})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -277,7 +288,9 @@ func TestConsentSharedDialog(t *testing.T) {
 		return strings.Contains(e.logs.String(), "sharedDialog=true")
 	})
 	first.abandon()
-	time.Sleep(100 * time.Millisecond)
+	eventually(t, "the server sees the first page leave", func() bool {
+		return strings.Contains(e.logs.String(), "msg=\"handshake left while waiting for consent\" origin="+testOrigin+" dialogClosed=false")
+	})
 	if calls := e.prompter.Calls(); len(calls) != 1 || calls[0].Closed {
 		t.Fatalf("dialogs = %+v, want one, still open", calls)
 	}

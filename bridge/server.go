@@ -484,7 +484,9 @@ func (s *Server) askConsent(ctx context.Context, origin string) (ConsentDecision
 	case <-ctx.Done():
 		s.mu.Lock()
 		s.waiting--
-		if a.waiters--; a.waiters == 0 {
+		a.waiters--
+		last := a.waiters == 0
+		if last {
 			// Every page that asked has gone: close the dialog, and let
 			// the next handshake from the origin ask afresh.
 			a.cancel()
@@ -493,6 +495,7 @@ func (s *Server) askConsent(ctx context.Context, origin string) (ConsentDecision
 			}
 		}
 		s.mu.Unlock()
+		s.log.Debug("handshake left while waiting for consent", "origin", origin, "dialogClosed", last)
 		return Deny, ctx.Err()
 	}
 }
