@@ -33,6 +33,7 @@ if [ -z "${CARDBRIDGE_XTEST_INNER:-}" ]; then
 		for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 	fi
 	go build -o "$work/traydemo" ./tray/internal/traydemo
+	go build -o "$work/cardbridge" ./cmd/cardbridge
 	# A panel with only the notification area, so the icon's place is known.
 	mkdir -p "$work/cfg/xfce4/xfconf/xfce-perchannel-xml"
 	cp tray/testdata/xfce4-panel.xml "$work/cfg/xfce4/xfconf/xfce-perchannel-xml/"
@@ -157,4 +158,28 @@ for _ in $(seq 100); do kill -0 "$demo_pid" 2>/dev/null || break; sleep 0.1; don
 if kill -0 "$demo_pid" 2>/dev/null; then fail "Quit did not end the program"; fi
 wait "$demo_pid" || fail "program exited with an error after Quit"
 echo "xtest: Quit ended the program"
+
+# --- the real daemon: `cardbridge run` shows its icon ---------------------
+# With HOME in the work dir it reads and writes no real settings; pcscd may
+# or may not run here, and the icon must show either way.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_STATE_HOME="$work/home/.state" \
+	"$work/cardbridge" run --prompter native --tray on --port "$port" >"$work/daemon.log" 2>&1 &
+daemon_pid=$!
+pids+=("$daemon_pid")
+wait_for 10 "cardbridge run's tray item to register" some_registered
+item="org.kde.StatusNotifierItem-$daemon_pid-1"
+wait_for 10 "cardbridge run's menu to show its port" menu_has "$port"
+sleep 1 # let the panel draw the icon
+import -window "$panel" "$shots/tray-daemon.png"
+drawn=0
+for colour in "${want[@]}"; do
+	drawn=$((drawn + $(count "$shots/tray-daemon.png" "$colour")))
+done
+[ "$drawn" -ge 8 ] || fail "cardbridge run's icon is not drawn in the panel"
+curl -fsS "http://127.0.0.1:$port/v1/health" >/dev/null || fail "cardbridge run is not serving on port $port"
+kill "$daemon_pid"
+wait "$daemon_pid" || fail "cardbridge run did not stop cleanly on SIGTERM"
+grep -q '"msg":"cardbridge running"' "$work/home/.state/cardbridge/cardbridge.log" || fail "cardbridge run wrote no log file"
+echo "xtest: cardbridge run showed its tray icon and served on port $port"
 echo "xtest: PASS (screenshots in $shots)"

@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
@@ -42,6 +43,12 @@ func commands() []command {
 		}},
 	}
 	return append(cmds, extraCommands()...)
+}
+
+func init() {
+	// The tray must run its UI on the process's main thread on macOS and
+	// Windows; locking keeps main's goroutine, which runs it, there.
+	runtime.LockOSThread()
 }
 
 func main() {

@@ -18,6 +18,7 @@ import (
 	"github.com/cardbridge/cardbridge/config"
 	"github.com/cardbridge/cardbridge/logging"
 	"github.com/cardbridge/cardbridge/prompt"
+	"github.com/cardbridge/cardbridge/tray"
 )
 
 // stringList is a repeatable string flag.
@@ -52,6 +53,8 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	only := fs.Bool("only-allowed-origins", false, "refuse, without asking the user, origins neither allowed by flag nor stored as always allowed")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	prompter := fs.String("prompter", "auto", "how to ask the user: auto, native, terminal or deny")
+	logFile := fs.String("log-file", "", "log `file` (default: the user's state directory; \"-\": standard error only)")
+	showTray := fs.String("tray", "auto", "tray icon: auto (with native dialogs), on or off")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -65,9 +68,11 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	// Everything logged passes the redactor; the bridge logs no PIN and
-	// masks national numbers itself, this is the second line of defence.
-	log := slog.New(logging.NewRedactor(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
+	if *showTray != "auto" && *showTray != "on" && *showTray != "off" {
+		return fmt.Errorf("%w: --tray must be auto, on or off", errUsage)
+	}
+	log, logPath, closeLog := openLog(*logFile, lvl, stderr)
+	defer closeLog()
 
 	cfg := config.Config{}
 	var consents bridge.ConsentStore = &bridge.MemoryConsentStore{}
@@ -95,8 +100,17 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Warn("no desktop and no terminal to ask the user: only origins allowed by flag or stored as always allowed can connect, and PINs and signatures are refused")
 	}
 
-	readers := pcscreaders.New()
-	defer readers.Close()
+	pc := pcscreaders.New()
+	defer pc.Close()
+	var readers bridge.Readers = pc
+	wantTray := *showTray == "on" || (*showTray == "auto" && how == "native")
+	var monitor *tray.Monitor
+	if wantTray {
+		// The monitor sits between the server and PC/SC so that the icon
+		// shows "busy" while a page uses the card.
+		monitor = tray.NewMonitor(pc, log)
+		readers = monitor
+	}
 	srv, err := bridge.New(bridge.Config{
 		Port:               *port,
 		AllowedOrigins:     allow,
@@ -114,12 +128,60 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(devHTTP) > 0 {
 		log.Warn("developer mode: plain http origins may connect", "origins", devHTTP.String())
 	}
-	log.Info("cardbridge running", "version", version, "port", *port, "prompter", how)
-	err = srv.ListenAndServe(ctx)
+	log.Info("cardbridge running", "version", version, "port", *port, "prompter", how, "log", logPath)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := make(chan error, 1)
+	go func() {
+		served <- srv.ListenAndServe(ctx)
+		cancel()
+	}()
+	if monitor != nil {
+		go monitor.Run(ctx)
+		// tray.Run wants the main goroutine (macOS and Windows run their
+		// UI on the main thread); it returns when ctx ends or on Quit.
+		err := tray.Run(ctx, tray.Options{
+			Version: version, Port: *port, Language: cfg.Language,
+			Consents: consents, LogPath: logPath, States: monitor.States(),
+			OnQuit: cancel, Logger: log,
+		})
+		if err != nil {
+			log.Warn("no tray icon; serving without it", "err", err)
+		}
+		if err == nil {
+			cancel() // the user chose Quit
+		}
+	}
+	err = <-served
 	if errors.Is(err, bridge.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// openLog logs to the rotated log file and to stderr, both through the
+// redactor: the bridge logs no PIN and masks national numbers itself, the
+// redactor is the second line of defence. Without a usable log file it
+// logs to stderr alone and says why. logPath is "" then.
+func openLog(path string, lvl slog.Leveler, stderr io.Writer) (log *slog.Logger, logPath string, closeLog func()) {
+	toStderr := slog.New(logging.NewRedactor(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
+	if path == "-" {
+		return toStderr, "", func() {}
+	}
+	if path == "" {
+		var err error
+		if path, err = logging.DefaultPath(); err != nil {
+			toStderr.Warn("no log file", "err", err)
+			return toStderr, "", func() {}
+		}
+	}
+	log, closer, err := logging.New(logging.Options{Path: path, Level: lvl, Also: stderr})
+	if err != nil {
+		toStderr.Warn("no log file", "path", path, "err", err)
+		return toStderr, "", func() {}
+	}
+	return log, path, func() { closer.Close() }
 }
 
 // choosePrompter picks how the user is asked. "auto" takes native dialogs
@@ -152,12 +214,15 @@ func choosePrompter(choice string, cfg config.Config, log *slog.Logger) (bridge.
 	return nil, "", fmt.Errorf("unknown --prompter %q (want auto, native, terminal or deny)", choice)
 }
 
-// hasDesktop reports whether native dialogs can be shown.
+// hasDesktop reports whether native dialogs can be shown. A daemon that
+// systemd started at login may come up before the desktop has exported
+// DISPLAY to the user manager; the prompter fetches the display from the
+// user manager before each dialog, so being a systemd user service counts.
 func hasDesktop() bool {
 	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
 		return true
 	}
-	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "" || os.Getenv("INVOCATION_ID") != ""
 }
 
 // runCommands is the run subcommand, for extraCommands.
