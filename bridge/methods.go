@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -115,33 +116,19 @@ func (rc *reqCtx) resolve(ctx context.Context, reader *string) (ReaderInfo, erro
 	return info, nil
 }
 
-// withCard runs fn on the card in reader under the reader's lock and an
-// exclusive card session.
-func (rc *reqCtx) withCard(ctx context.Context, info ReaderInfo, fn func(ctx context.Context, sess CardSession, card *beid.Card) error) error {
-	unlock, err := rc.server().lockReader(ctx, info.Name)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	sess, err := rc.server().cfg.Readers.Open(ctx, info.Name)
-	if err != nil {
-		return err
-	}
-	defer sess.Close()
-	return fn(ctx, sess, beid.New(sess))
-}
-
 // readCard resolves the reader from params and runs fn on its card.
-func (rc *reqCtx) readCard(ctx context.Context, params []byte, fn func(ctx context.Context, info ReaderInfo, card *beid.Card) error) error {
+func readCard[T any](ctx context.Context, rc *reqCtx, params []byte, fn func(ctx context.Context, info ReaderInfo, card *beid.Card) (T, error)) (T, error) {
 	var p readerParams
 	if err := decodeParams(params, &p); err != nil {
-		return err
+		var zero T
+		return zero, err
 	}
 	info, err := rc.resolve(ctx, p.Reader)
 	if err != nil {
-		return err
+		var zero T
+		return zero, err
 	}
-	return rc.withCard(ctx, info, func(ctx context.Context, _ CardSession, card *beid.Card) error {
+	return withCard(ctx, rc, info, func(ctx context.Context, _ CardSession, card *beid.Card) (T, error) {
 		return fn(ctx, info, card)
 	})
 }
@@ -161,100 +148,101 @@ func mReaders(ctx context.Context, rc *reqCtx, _ []byte) (any, error) {
 }
 
 func mCard(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
-	var out map[string]any
-	err := rc.readCard(ctx, params, func(ctx context.Context, info ReaderInfo, card *beid.Card) error {
+	type cardInfo struct {
+		info ReaderInfo
+		data *beid.CardData
+		id   *beid.Identity
+	}
+	ci, err := readCard(ctx, rc, params, func(ctx context.Context, info ReaderInfo, card *beid.Card) (cardInfo, error) {
 		cd, err := card.CardData(ctx)
 		if err != nil {
-			return err
+			return cardInfo{}, err
 		}
 		id, _, err := card.Identity(ctx)
-		if err != nil {
-			return err
-		}
-		out = map[string]any{
-			"reader":     info.Name,
-			"type":       "beid",
-			"applet":     appletString(cd.AppletVersion),
-			"cardNumber": id.CardNumber,
-			"serial":     hexUpper(cd.Serial),
-			"atr":        hexUpper(info.ATR),
-		}
-		return nil
+		return cardInfo{info, cd, id}, err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"reader":     ci.info.Name,
+		"type":       "beid",
+		"applet":     appletString(ci.data.AppletVersion),
+		"cardNumber": ci.id.CardNumber,
+		"serial":     hexUpper(ci.data.Serial),
+		"atr":        hexUpper(ci.info.ATR),
+	}, nil
 }
 
+// The read methods take the card's files in the card session and check
+// their integrity after it, so that the reader is free for the next
+// request during the signature checks.
+
 func mIdentity(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
-	var out map[string]any
-	err := rc.readCard(ctx, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) error {
+	c, err := readCard(ctx, rc, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) (*beid.Contents, error) {
 		c := &beid.Contents{}
 		var err error
 		if c.Identity, c.IdentityFile, err = card.Identity(ctx); err != nil {
-			return err
+			return nil, err
 		}
-		if err := readSignatureChain(ctx, card, c); err != nil {
-			return err
-		}
-		in := beid.VerifyIntegrity(c)
-		out = map[string]any{
-			"identity":  c.Identity, // *beid.Identity marshals to the protocol form
-			"integrity": integrityOf(in.IdentitySignature, in.RRNCertificate),
-		}
-		rc.logAttrs = append(rc.logAttrs, "nationalNumber", maskNationalNumber(c.Identity.NationalNumber))
-		return nil
+		return c, readSignatureChain(ctx, card, c)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	in := beid.VerifyIntegrity(c)
+	rc.logAttrs = append(rc.logAttrs, "nationalNumber", maskNationalNumber(c.Identity.NationalNumber))
+	return map[string]any{
+		"identity":  c.Identity, // *beid.Identity marshals to the protocol form
+		"integrity": integrityOf(in.IdentitySignature, in.RRNCertificate),
+	}, nil
 }
 
 func mAddress(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
-	var out map[string]any
-	err := rc.readCard(ctx, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) error {
+	c, err := readCard(ctx, rc, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) (*beid.Contents, error) {
 		c := &beid.Contents{}
 		var err error
 		if c.Address, c.AddressFile, err = card.Address(ctx); err != nil {
-			return err
+			return nil, err
 		}
 		if c.AddressSignature, err = card.ReadFile(ctx, beid.FileAddressSignature); err != nil {
-			return err
+			return nil, err
 		}
-		if err := readSignatureChain(ctx, card, c); err != nil {
-			return err
-		}
-		in := beid.VerifyIntegrity(c)
-		out = map[string]any{
-			"address":   c.Address,
-			"integrity": integrityOf(in.AddressSignature, in.RRNCertificate),
-		}
-		return nil
+		return c, readSignatureChain(ctx, card, c)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	in := beid.VerifyIntegrity(c)
+	return map[string]any{
+		"address":   c.Address,
+		"integrity": integrityOf(in.AddressSignature, in.RRNCertificate),
+	}, nil
 }
 
 func mPhoto(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
-	var out map[string]any
-	err := rc.readCard(ctx, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) error {
+	c, err := readCard(ctx, rc, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) (*beid.Contents, error) {
 		c := &beid.Contents{}
 		var err error
 		if c.Photo, err = card.Photo(ctx); err != nil {
-			return err
+			return nil, err
 		}
 		// The photo is trusted through its hash in the signed identity
 		// file, so that signature is part of the photo's integrity.
 		if c.Identity, c.IdentityFile, err = card.Identity(ctx); err != nil {
-			return err
+			return nil, err
 		}
-		if err := readSignatureChain(ctx, card, c); err != nil {
-			return err
-		}
-		in := beid.VerifyIntegrity(c)
-		out = map[string]any{
-			"photo":     base64.StdEncoding.EncodeToString(c.Photo),
-			"mimeType":  "image/jpeg",
-			"integrity": integrityOf(in.PhotoHash, in.IdentitySignature, in.RRNCertificate),
-		}
-		return nil
+		return c, readSignatureChain(ctx, card, c)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	in := beid.VerifyIntegrity(c)
+	return map[string]any{
+		"photo":     base64.StdEncoding.EncodeToString(c.Photo),
+		"mimeType":  "image/jpeg",
+		"integrity": integrityOf(in.PhotoHash, in.IdentitySignature, in.RRNCertificate),
+	}, nil
 }
 
 // readSignatureChain reads what checking an RRN signature needs: the
@@ -273,8 +261,8 @@ func readSignatureChain(ctx context.Context, card *beid.Card, c *beid.Contents) 
 }
 
 func mCertificates(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
-	out := map[string]any{}
-	err := rc.readCard(ctx, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) error {
+	return readCard(ctx, rc, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) (map[string]any, error) {
+		out := map[string]any{}
 		for _, f := range []struct {
 			key  string
 			file beid.File
@@ -294,52 +282,65 @@ func mCertificates(ctx context.Context, rc *reqCtx, params []byte) (any, error) 
 				// certificate.
 				out[f.key] = nil
 			default:
-				return err
+				return nil, err
 			}
 		}
-		return nil
+		return out, nil
 	})
-	return out, err
 }
 
 // pinGate is a PIN verification prepared before the card session that
 // uses it: tries left were read and the dialogs answered without holding
 // the card, so that a slow user does not block the reader for others.
 type pinGate struct {
-	serial   []byte // card the dialogs were about
-	pinpad   bool
-	pin      []byte
-	verified bool // verify was called, so the card may hold a verified PIN
+	serial []byte // card the dialogs were about
+	pinpad bool
+
+	// pinMu guards pin: the card work that presents it can outlive its
+	// request (see withCard), whose end wipes it.
+	pinMu sync.Mutex
+	pin   []byte
+
+	verified bool // verify was called, so the card may hold a verified PIN; card work only
 }
 
-func (g *pinGate) wipe() { wipe(g.pin) }
+// wipe clears the PIN. A card session still presenting it finishes first;
+// one that has yet to present it finds it gone and sends nothing.
+func (g *pinGate) wipe() {
+	g.pinMu.Lock()
+	defer g.pinMu.Unlock()
+	wipe(g.pin)
+	g.pin = nil
+}
 
 // preparePIN reads the tries left and asks for the PIN. Nothing it does
 // costs a try: a blocked PIN, a refused last try or a cancelled dialog end
 // the request before any VERIFY.
 func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docName string) (*pinGate, error) {
-	g := &pinGate{}
-	tries := -1
-	err := rc.withCard(ctx, info, func(ctx context.Context, sess CardSession, card *beid.Card) error {
+	type state struct {
+		serial []byte
+		pinpad bool
+		tries  int
+	}
+	st, err := withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *beid.Card) (state, error) {
 		cd, err := card.CardData(ctx)
 		if err != nil {
-			return err
+			return state{}, err
 		}
-		g.serial = bytes.Clone(cd.Serial)
-		g.pinpad = sess.Pinpad() != nil
-		tries, err = card.PINTriesLeft(ctx)
+		tries, err := card.PINTriesLeft(ctx)
 		if errors.Is(err, beid.ErrUnsupported) {
 			// Applet 1.1 cannot tell without spending a try.
 			tries, err = -1, nil
 		}
-		return err
+		return state{serial: bytes.Clone(cd.Serial), pinpad: sess.Pinpad() != nil, tries: tries}, err
 	})
 	if err != nil {
 		return nil, err
 	}
+	g := &pinGate{serial: st.serial, pinpad: st.pinpad}
 	s := rc.server()
-	req := PINRequest{Origin: rc.conn.origin, Reader: info.Name, Purpose: purpose, TriesLeft: tries, DocumentName: docName}
-	if tries == 1 {
+	req := PINRequest{Origin: rc.conn.origin, Reader: info.Name, Purpose: purpose, TriesLeft: st.tries, DocumentName: docName}
+	if st.tries == 1 {
 		ok, err := s.prompts.confirmLastTry(ctx, req)
 		if err != nil {
 			return nil, err
@@ -371,6 +372,12 @@ func (g *pinGate) verify(ctx context.Context, sess CardSession, card *beid.Card)
 	g.verified = true
 	if g.pinpad {
 		return card.VerifyPINPinpad(ctx, sess.Pinpad())
+	}
+	g.pinMu.Lock()
+	defer g.pinMu.Unlock()
+	if g.pin == nil {
+		// The request ended and wiped it: it was answered already.
+		return fmt.Errorf("bridge: PIN wiped before VERIFY: %w", context.Cause(ctx))
 	}
 	return card.VerifyPIN(ctx, g.pin)
 }
@@ -413,12 +420,12 @@ func mPINVerify(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 		return nil, err
 	}
 	defer g.wipe()
-	err = rc.withCard(ctx, info, func(ctx context.Context, sess CardSession, card *beid.Card) error {
+	_, err = withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *beid.Card) (struct{}, error) {
 		if err := g.sameCard(ctx, card); err != nil {
-			return err
+			return struct{}{}, err
 		}
 		defer g.logOff(ctx, card)
-		return g.verify(ctx, sess, card)
+		return struct{}{}, g.verify(ctx, sess, card)
 	})
 	if err != nil {
 		return nil, err
@@ -486,40 +493,38 @@ func mAuthenticate(ctx context.Context, rc *reqCtx, params []byte) (any, error) 
 		return nil, err
 	}
 	defer g.wipe()
-	var out map[string]any
-	err = rc.withCard(ctx, info, func(ctx context.Context, sess CardSession, card *beid.Card) error {
+	origin, appVersion := rc.conn.origin, appVersionBase+rc.server().cfg.Version
+	return withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *beid.Card) (map[string]any, error) {
 		if err := g.sameCard(ctx, card); err != nil {
-			return err
+			return nil, err
 		}
 		defer g.logOff(ctx, card)
 		cert, err := card.Certificate(ctx, beid.FileAuthCert)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		alg, h, err := webEIDAlgorithm(cert.PublicKey)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		// The origin is the one of the handshake, never one the page
 		// names: that is what binds the token to the site.
 		d := h.New()
-		d.Write(WebEIDSignedValue(h, rc.conn.origin, p.ChallengeNonce))
+		d.Write(WebEIDSignedValue(h, origin, p.ChallengeNonce))
 		sig, err := card.Sign(ctx, beid.KeyAuthentication, h, d.Sum(nil), func(ctx context.Context) error {
 			return g.verify(ctx, sess, card)
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = map[string]any{
+		return map[string]any{
 			"unverifiedCertificate": base64.StdEncoding.EncodeToString(cert.Raw),
 			"algorithm":             alg,
 			"signature":             base64.StdEncoding.EncodeToString(sig.Raw),
 			"format":                webEIDFormat,
-			"appVersion":            appVersionBase + rc.server().cfg.Version,
-		}
-		return nil
+			"appVersion":            appVersion,
+		}, nil
 	})
-	return out, err
 }
 
 // hashByName maps the protocol's hash names to hashes.
@@ -580,30 +585,27 @@ func mSign(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 		return nil, err
 	}
 	defer g.wipe()
-	var out map[string]any
-	err = rc.withCard(ctx, info, func(ctx context.Context, sess CardSession, card *beid.Card) error {
+	return withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *beid.Card) (map[string]any, error) {
 		if err := g.sameCard(ctx, card); err != nil {
-			return err
+			return nil, err
 		}
 		defer g.logOff(ctx, card)
 		cert, err := card.Certificate(ctx, beid.FileSignCert)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sig, err := card.Sign(ctx, beid.KeySignature, h, digest, func(ctx context.Context) error {
 			return g.verify(ctx, sess, card)
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = map[string]any{
+		return map[string]any{
 			"signature":          base64.StdEncoding.EncodeToString(sig.Raw),
 			"signatureAlgorithm": signatureAlgorithm(cert, p.HashAlgorithm),
 			"certificate":        base64.StdEncoding.EncodeToString(cert.Raw),
-		}
-		return nil
+		}, nil
 	})
-	return out, err
 }
 
 // signatureAlgorithm describes a signature the way Web eID's sign result

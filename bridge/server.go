@@ -51,6 +51,9 @@ type Server struct {
 	asking      map[string]*consentAsk // open consent dialogs, by origin
 	waiting     int                    // handshakes waiting for a consent answer
 	connWG      sync.WaitGroup         // connections and consent dialogs
+	// cardWG counts card work, which may outlive its request while a card
+	// is slow to answer (see withCard).
+	cardWG sync.WaitGroup
 }
 
 // New checks cfg and returns a Server. It does not listen yet.
@@ -217,7 +220,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // Shutdown stops accepting connections, closes every open connection with
 // close code 1001 (going away), cancels running requests and dialogs, and
-// waits for the connections' goroutines to end or ctx to be done.
+// waits for the connections' goroutines, and for card work still waiting
+// for a card's answer, to end or ctx to be done.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
@@ -247,7 +251,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancelBase()
 	done := make(chan struct{})
-	go func() { s.connWG.Wait(); close(done) }()
+	go func() {
+		s.connWG.Wait()
+		// No request is left to start card work: the card sessions still
+		// open are those of requests answered before their card was done.
+		s.cardWG.Wait()
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-ctx.Done():

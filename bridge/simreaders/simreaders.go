@@ -36,6 +36,7 @@ type Readers struct {
 	changed chan struct{} // closed and replaced on every change
 	err     error         // set by SetServiceError
 	latency time.Duration
+	hook    func(cmd []byte) // see SetCommandHook
 	opens   int
 	// Counters of security-relevant commands, for tests that must show
 	// that something was NOT sent.
@@ -146,6 +147,17 @@ func (r *Readers) SetLatency(d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.latency = d
+}
+
+// SetCommandHook makes every command call h before it reaches the card
+// (nil removes it). h runs on the exchange's goroutine and is not
+// interrupted by the exchange's context: a hook that blocks plays a reader
+// whose exchange hangs, as PC/SC's SCardTransmit does, which no context
+// can stop. A command that reaches a pulled card still calls h.
+func (r *Readers) SetCommandHook(h func(cmd []byte)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hook = h
 }
 
 // SetServiceError makes every call fail with err (nil restores service),
@@ -305,6 +317,12 @@ func (s *session) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 			return nil, ctx.Err()
 		case <-t.C:
 		}
+	}
+	s.r.mu.Lock()
+	hook := s.r.hook
+	s.r.mu.Unlock()
+	if hook != nil {
+		hook(cmd)
 	}
 	if len(cmd) >= 4 {
 		s.r.mu.Lock()
