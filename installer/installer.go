@@ -230,10 +230,15 @@ func Uninstall(ctx context.Context, cfg Config, purge bool) (*Result, error) {
 	}
 	res := &Result{}
 	var errs []error
+	// Decide before the registration is gone whether the per-user copy
+	// is Install's: on Linux it sits in ~/.local/bin, shared with the
+	// user's own programs.
+	dst, err := UserBinPath(cfg.Name)
+	ownCopy := err == nil && ownsUserBinary(cfg, dst)
 	if err := uninstall(ctx, cfg, res); err != nil {
 		errs = append(errs, err)
 	}
-	if dst, err := UserBinPath(cfg.Name); err == nil {
+	if ownCopy {
 		res.remove(dst, &errs)
 		removeEmptyParents(filepath.Dir(dst))
 	}

@@ -284,3 +284,33 @@ func TestSmartCardSocketCheck(t *testing.T) {
 		t.Errorf("listening socket: %v", err)
 	}
 }
+
+// A cardbridge in ~/.local/bin that the registration does not start is
+// not Install's copy (the user put it there, or installed with --no-copy
+// from elsewhere): Uninstall must leave it alone.
+func TestUninstallKeepsForeignUserBinary(t *testing.T) {
+	home, exe := throwAwayHome(t)
+	mine := filepath.Join(home, ".local/bin/cardbridge")
+	os.MkdirAll(filepath.Dir(mine), 0o755)
+	if err := os.WriteFile(mine, []byte("#!/bin/sh\necho user's own\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing installed at all.
+	if _, err := Uninstall(context.Background(), Config{Executable: exe}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Fatalf("uninstall without an installation removed %s", mine)
+	}
+	// Installed in place (--no-copy) from elsewhere.
+	if _, err := Install(context.Background(), Config{Executable: exe}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Uninstall(context.Background(), Config{Executable: exe}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(mine); err != nil || slices.Contains(res.Removed, mine) {
+		t.Fatalf("uninstall removed %s, which install did not create (removed %q)", mine, res.Removed)
+	}
+}

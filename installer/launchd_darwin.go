@@ -12,6 +12,10 @@ import (
 	"github.com/kardianos/service"
 )
 
+// ownsUserBinary: UserBinPath is in a directory of cardbridge's own, so
+// whatever is there is Install's copy.
+func ownsUserBinary(Config, string) bool { return true }
+
 // UserBinPath is ~/Library/Application Support/cardbridge/cardbridge.
 func UserBinPath(name string) (string, error) {
 	home, err := os.UserHomeDir()

@@ -10,3 +10,5 @@ func UserBinPath(string) (string, error) { return "", ErrUnsupported }
 func install(context.Context, Config, *Result) error   { return ErrUnsupported }
 func uninstall(context.Context, Config, *Result) error { return ErrUnsupported }
 func status(context.Context, Config, *Status) error    { return ErrUnsupported }
+
+func ownsUserBinary(Config, string) bool { return false }

@@ -24,6 +24,10 @@ import (
 // user's rights, and needs no administrator to install.
 const runKey = `Software\Microsoft\Windows\CurrentVersion\Run`
 
+// ownsUserBinary: UserBinPath is in a directory of cardbridge's own, so
+// whatever is there is Install's copy.
+func ownsUserBinary(Config, string) bool { return true }
+
 // UserBinPath is %LocalAppData%\Programs\cardbridge\cardbridge.exe, where
 // per-user installers put programs.
 func UserBinPath(name string) (string, error) {

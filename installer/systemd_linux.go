@@ -51,6 +51,19 @@ func UserBinPath(name string) (string, error) {
 	return filepath.Join(home, ".local", "bin", name), nil
 }
 
+// ownsUserBinary reports whether dst, in ~/.local/bin where the user
+// keeps programs of their own, is the copy Install made: the unit being
+// uninstalled starts it. A file there that no unit of ours starts (put
+// there by the user, or left from an install with --no-copy elsewhere)
+// is not ours to delete.
+func ownsUserBinary(cfg Config, dst string) bool {
+	dir, err := unitDir()
+	if err != nil {
+		return false
+	}
+	return execStart(filepath.Join(dir, cfg.Name+".service")) == dst
+}
+
 // unitDir is where kardianos/service writes user units. It ignores
 // XDG_CONFIG_HOME, unlike systemd; see install.
 func unitDir() (string, error) {
