@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 
 	"github.com/ncruces/zenity"
 )
@@ -91,7 +93,7 @@ func (Zenity) Question(ctx context.Context, q Question) (Answer, error) {
 // SecretEntry shows an entry whose text is masked.
 func (Zenity) SecretEntry(ctx context.Context, e Entry) (string, error) {
 	importSessionEnvOS(ctx)
-	s, err := zenity.Entry(e.Text,
+	s, err := zenity.Entry(entryText(runtime.GOOS, e.Text),
 		zenity.Context(ctx),
 		zenity.Title(e.Title),
 		zenity.OKLabel(e.OK),
@@ -105,6 +107,19 @@ func (Zenity) SecretEntry(ctx context.Context, e Entry) (string, error) {
 		return "", ErrDismissed
 	}
 	return "", zenityError(ctx, err)
+}
+
+// entryText protects an entry dialog's text from the zenity program
+// (Linux, BSD), which runs it through g_strcompress: a page's document
+// name holding the characters `\n` or `\342\200\256` would otherwise
+// become line breaks or a bidi override in the PIN dialog, which
+// DisplayText has removed from the real characters. (Question dialogs
+// are shown with --no-markup, which zenity leaves alone.)
+func entryText(goos, text string) string {
+	if goos == "windows" || goos == "darwin" {
+		return text
+	}
+	return strings.ReplaceAll(text, `\`, `\\`)
 }
 
 func zenityError(ctx context.Context, err error) error {

@@ -259,3 +259,17 @@ func TestDisplayText(t *testing.T) {
 		}
 	}
 }
+
+func TestEntryTextEscapesBackslashes(t *testing.T) {
+	// zenity's entry dialog expands C escapes (g_strcompress): a page's
+	// document name must not turn into line breaks or bidi overrides.
+	doc := `x\n\nhttps://bank.example asks \342\200\256 \\`
+	if got, want := entryText("linux", doc), `x\\n\\nhttps://bank.example asks \\342\\200\\256 \\\\`; got != want {
+		t.Errorf("linux: %q, want %q", got, want)
+	}
+	for _, goos := range []string{"windows", "darwin"} {
+		if got := entryText(goos, doc); got != doc {
+			t.Errorf("%s: %q changed to %q", goos, doc, got)
+		}
+	}
+}
