@@ -4,32 +4,30 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/cardbridge/cardbridge/apdu/beid"
 )
 
 // cardFunc is the card work of one request: it runs inside a card session,
 // under the reader's lock, and returns what the method needs from the card.
-// It must not touch anything the request goroutine uses after withCard
-// returns (reqCtx fields, variables of the method): when the request is
-// answered before the card is done, it goes on alone in the background.
 type cardFunc[T any] func(ctx context.Context, sess CardSession, card *beid.Card) (T, error)
 
 // withCard runs fn on the card in the reader, under the reader's lock and an
 // exclusive card session, and returns its result.
 //
 // A card exchange cannot be interrupted: PC/SC's SCardTransmit (and a
-// pinpad's PIN entry) returns when the card or reader answers, whatever the
-// request's context says. So fn runs on a goroutine of its own, and when
-// ctx ends first (the deadline, the page's cancel, the page leaving)
-// withCard returns at once with ctx's error, and the page gets TIMEOUT or
-// CANCELLED at that moment. The card work goes on in the background until
-// the card answers: it keeps the reader's lock and the session, so the next
-// request for the reader waits for it (or times out itself) instead of
-// interleaving commands with it, and it stops at its next exchange, which
-// sees ctx done. Commands that spend a PIN try or use a key are held by a
-// cardGuard, so that none is sent once the request has been answered.
+// pinpad's PIN entry) returns when the card or reader answers, whatever ctx
+// says. When ctx ends meanwhile, the request's watchdog (conn.run) answers
+// the page at once, and this goes on until the card answers, holding the
+// reader's lock and the session all along: the next request for the reader
+// waits for it (or times out itself) instead of interleaving commands with
+// it. It stops at its next exchange, which sees ctx done. The commands that
+// spend a PIN try or use a key go through the request's cardGuard, so that
+// none is sent once the page has its answer.
+//
+// withCard runs on the request's goroutine rather than one of its own:
+// handing every request's card work to another goroutine costs a
+// measurable share of a fast read (see the README's Performance section).
 func withCard[T any](ctx context.Context, rc *reqCtx, info ReaderInfo, fn cardFunc[T]) (T, error) {
 	var zero T
 	s := rc.server()
@@ -37,66 +35,24 @@ func withCard[T any](ctx context.Context, rc *reqCtx, info ReaderInfo, fn cardFu
 	if err != nil {
 		return zero, err
 	}
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1) // buffered: an abandoned worker never blocks
-	g := &cardGuard{ctx: ctx}
-	start := time.Now()
-	s.cardWG.Add(1)
-	go func() {
-		defer s.cardWG.Done()
-		defer unlock()
-		v, err := runSession(ctx, s.cfg.Readers, info.Name, g, fn)
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-	}
-	g.wait()
-	select {
-	case r := <-done:
-		// It finished while we looked away: its outcome is the truth.
-		return r.v, r.err
-	default:
-	}
-	// Let the log tell a wedged reader from a slow page: the request line
-	// says TIMEOUT now, this line says how long the card really took.
-	method := rc.method
-	s.cardWG.Add(1) // the worker holds the count above zero
-	go func() {
-		defer s.cardWG.Done()
-		<-done
-		s.log.Info("card work ended after its request was answered",
-			"origin", rc.conn.origin, "method", method, "reader", info.Name,
-			"duration", time.Since(start).Round(time.Millisecond))
-	}()
-	return zero, fmt.Errorf("bridge: request ended while the card was busy: %w", ctx.Err())
-}
-
-// runSession opens a card session on reader and runs fn in it, with the
-// session's sensitive commands behind g.
-func runSession[T any](ctx context.Context, readers Readers, reader string, g *cardGuard, fn cardFunc[T]) (T, error) {
-	sess, err := readers.Open(ctx, reader)
+	defer unlock()
+	sess, err := s.cfg.Readers.Open(ctx, info.Name)
 	if err != nil {
-		var zero T
 		return zero, err
 	}
 	defer sess.Close()
-	gs := &guardedSession{CardSession: sess, g: g}
+	gs := &guardedSession{CardSession: sess, g: rc.guard}
 	return fn(ctx, gs, beid.New(gs))
 }
 
 // cardGuard orders, for one request, the commands that spend a PIN try or
-// use a private key against the request's answer: such a command is sent
-// only while the request's context is live, and the request is answered
-// (after its context ended) only once no such command is in flight. So no
-// PIN reaches the card, and nothing is signed, after the page was told
-// TIMEOUT or CANCELLED. Checking the context before sending is not enough
-// on its own: the deadline can pass between the check and the send.
+// use a private key against the request's early answer: such a command is
+// sent only while the request's context is live, and the watchdog that
+// answers a request whose context ended does so only once no such command
+// is in flight. So no PIN reaches the card, and nothing is signed, after
+// the page was told TIMEOUT or CANCELLED. Checking the context before
+// sending is not enough on its own: the deadline can pass between the
+// check and the send.
 type cardGuard struct {
 	ctx context.Context // the request's: a call's own context may outlive it
 	mu  sync.Mutex      // held for the whole of a sensitive exchange
@@ -146,6 +102,10 @@ func (s *guardedSession) Transmit(ctx context.Context, cmd []byte) ([]byte, erro
 	})
 	return resp, err
 }
+
+// ATR implements ATRSession, for sessions that know their card's ATR
+// (nil otherwise).
+func (s *guardedSession) ATR() []byte { return sessionATR(s.CardSession) }
 
 func (s *guardedSession) Pinpad() beid.Pinpad {
 	p := s.CardSession.Pinpad()

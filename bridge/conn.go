@@ -273,15 +273,19 @@ func (c *conn) handle(data []byte) {
 
 	c.reqWG.Add(1)
 	go func() {
-		defer c.reqWG.Done()
 		defer cancel(nil)
 		tctx, tcancel := context.WithTimeout(ctx, timeout)
 		defer tcancel()
-		c.run(tctx, id, name, m, params, func() {
+		detached := c.run(tctx, id, name, m, params, func() {
 			c.mu.Lock()
 			delete(c.pending, key)
 			c.mu.Unlock()
 		})
+		if detached {
+			c.s.cardWG.Done()
+		} else {
+			c.reqWG.Done()
+		}
 	}()
 }
 
@@ -308,12 +312,52 @@ func (c *conn) handleCancel(id json.RawMessage, params []byte) {
 	c.sendJSON(response{ID: id, Result: map[string]bool{"cancelled": found}})
 }
 
-// run executes one method and sends its answer. done, when not nil, runs
-// before the answer is sent, so that a request is no longer pending once
-// the page has its answer.
-func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m method, params []byte, done func()) {
+// answer is a request's one response: the method's goroutine sends it
+// when the method returns, or, when the request's context ends first, the
+// request's watchdog does (see run).
+type answer struct {
+	mu   sync.Mutex
+	sent bool
+	// detached: the watchdog answered, and the method's goroutine goes on
+	// in the background; it now counts in Server.cardWG instead of the
+	// connection's reqWG, so that a page that leaves is not held up by a
+	// card that does not answer.
+	detached bool
+}
+
+// claim reports whether the caller is the one to answer.
+func (a *answer) claim() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sent {
+		return false
+	}
+	a.sent = true
+	return true
+}
+
+// run executes one method and sends its answer. done, when not nil, marks
+// a pending request (anything but an inline method); it runs before the
+// answer is sent, so that a request is no longer pending once the page has
+// its answer.
+//
+// A pending request has a watchdog: when ctx ends (the deadline, the
+// page's cancel, the page leaving) before the method returns, the
+// watchdog answers TIMEOUT or CANCELLED at once. Most of what a method
+// waits for gives up with ctx, but a card exchange cannot be interrupted,
+// and a card or reader that hangs would otherwise keep the page waiting
+// as long as it hangs. The method then goes on until it notices ctx (its
+// next card command does), holding the reader for as long (withCard). run
+// reports whether that happened: the request's goroutine was detached
+// from the connection and counts in Server.cardWG.
+func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m method, params []byte, done func()) (detached bool) {
 	start := time.Now()
-	rc := &reqCtx{conn: c, method: name}
+	rc := &reqCtx{conn: c, method: name, guard: &cardGuard{ctx: ctx}}
+	a := &answer{}
+	if done != nil {
+		stop := context.AfterFunc(ctx, func() { c.answerEarly(ctx, rc, a, id, start, done) })
+		defer stop()
+	}
 	var result any
 	var err error
 	if m.consent {
@@ -321,6 +365,13 @@ func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m metho
 	}
 	if err == nil {
 		result, err = m.fn(ctx, rc, params)
+	}
+	if !a.claim() {
+		// The watchdog answered. Let the log tell a wedged reader from a
+		// slow page: how long the card really took.
+		c.s.log.Info("request ended after its answer", "origin", c.origin, "method", name,
+			"reader", rc.readerName(), "duration", time.Since(start).Round(time.Millisecond))
+		return true
 	}
 	var resp response
 	outcome := "ok"
@@ -336,13 +387,7 @@ func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m metho
 	} else {
 		resp = response{ID: id, Result: result}
 	}
-	attrs := []any{"origin", c.origin, "method", name, "outcome", outcome,
-		"duration", time.Since(start).Round(time.Millisecond)}
-	if rc.reader != "" {
-		attrs = append(attrs, "reader", rc.reader)
-	}
-	attrs = append(attrs, rc.logAttrs...)
-	c.s.log.Info("request", attrs...)
+	c.logRequest(rc, outcome, start, rc.logAttrs...)
 	if done != nil {
 		done()
 	}
@@ -350,6 +395,44 @@ func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m metho
 	if err == nil && rc.afterSend != nil {
 		rc.afterSend()
 	}
+	return false
+}
+
+// answerEarly is the watchdog of a request whose context ended before its
+// method returned: it answers TIMEOUT or CANCELLED, unless the method
+// answered first.
+func (c *conn) answerEarly(ctx context.Context, rc *reqCtx, a *answer, id json.RawMessage, start time.Time, done func()) {
+	// A command that spends a PIN try or uses a key may be at the card:
+	// the page must not hear back before it is done. None starts after
+	// this: the context has ended.
+	rc.guard.wait()
+	a.mu.Lock()
+	if a.sent {
+		a.mu.Unlock()
+		return
+	}
+	a.sent, a.detached = true, true
+	// Before the connection's count drops: Shutdown waits for cardWG
+	// only once no connection is left.
+	c.s.cardWG.Add(1)
+	a.mu.Unlock()
+	defer c.reqWG.Done()
+	e := toError(ctx, ctx.Err())
+	// Not rc.logAttrs: the method, still running, owns them.
+	c.logRequest(rc, string(e.Code), start)
+	done()
+	c.sendJSON(errorResponse(id, e))
+}
+
+// logRequest writes a request's log line, with extra attributes.
+func (c *conn) logRequest(rc *reqCtx, outcome string, start time.Time, extra ...any) {
+	attrs := []any{"origin", c.origin, "method", rc.method, "outcome", outcome,
+		"duration", time.Since(start).Round(time.Millisecond)}
+	if r := rc.readerName(); r != "" {
+		attrs = append(attrs, "reader", r)
+	}
+	attrs = append(attrs, extra...)
+	c.s.log.Info("request", attrs...)
 }
 
 // checkConsent is the per-request check behind the handshake's, which

@@ -17,7 +17,11 @@ type watchHub struct {
 	mu      sync.Mutex
 	subs    map[*conn]struct{}
 	current []ReaderInfo // last state the watcher saw or was given
-	stop    context.CancelFunc
+	// live: the watcher runs and its last look at the readers succeeded,
+	// so current is what the smart card service reports, give or take the
+	// moment a change takes to reach the watcher.
+	live bool
+	stop context.CancelFunc
 }
 
 func newWatchHub(s *Server) *watchHub {
@@ -44,6 +48,7 @@ func (h *watchHub) subscribe(c *conn, listed []ReaderInfo) {
 		ctx, cancel := context.WithCancel(h.s.baseCtx)
 		h.stop = cancel
 		h.current = listed
+		h.live = true
 		go h.run(ctx, listed)
 		return
 	}
@@ -60,7 +65,17 @@ func (h *watchHub) unsubscribe(c *conn) {
 		h.stop()
 		h.stop = nil
 		h.current = nil
+		h.live = false
 	}
+}
+
+// readers returns the watcher's current state, when it watches and its
+// last look succeeded; ok is false otherwise. The list is shared: callers
+// must not modify it.
+func (h *watchHub) readers() (list []ReaderInfo, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.current, h.live
 }
 
 // run watches until ctx is done. Errors (the smart card service stopped)
@@ -113,6 +128,7 @@ func (h *watchHub) broadcast(ctx context.Context, list []ReaderInfo, e *Error) {
 		return // a newer watcher may own h.current now
 	}
 	h.current = list
+	h.live = e == nil
 	for c := range h.subs {
 		c.sendEvent(b)
 	}

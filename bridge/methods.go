@@ -69,12 +69,32 @@ func lookupMethod(name string) (method, bool) {
 type reqCtx struct {
 	conn   *conn
 	method string
-	reader string // the reader the request used, for the log
+	// guard holds back the commands that spend a PIN try or use a key
+	// once the request's context has ended (see cardGuard).
+	guard *cardGuard
+
+	// readerMu guards reader, which the watchdog that answers a request
+	// early (conn.run) reads while the method may still run.
+	readerMu sync.Mutex
+	reader   string // the reader the request used, for the log
+
 	// logAttrs are extra key/value pairs for the request's log line.
 	// Nothing secret goes here: no PIN, no full national number.
 	logAttrs []any
 	// afterSend runs once the response is queued.
 	afterSend func()
+}
+
+func (rc *reqCtx) setReader(name string) {
+	rc.readerMu.Lock()
+	defer rc.readerMu.Unlock()
+	rc.reader = name
+}
+
+func (rc *reqCtx) readerName() string {
+	rc.readerMu.Lock()
+	defer rc.readerMu.Unlock()
+	return rc.reader
 }
 
 func (rc *reqCtx) server() *Server { return rc.conn.s }
@@ -97,23 +117,44 @@ type readerParams struct {
 }
 
 // resolve finds the reader a request is about.
+//
+// While a page is subscribed to reader events, the server's watcher holds
+// the readers' state as the smart card service last reported it, and
+// resolve picks the reader from there: that spares each request a round
+// of listing (SCardListReaders and SCardGetStatusChange). The state lags a
+// change only by the moment the change takes to reach the watcher, the
+// same race a listing has with a card pulled right after it; and the card
+// session, not the list, is the authority on the card (Open fails on an
+// empty reader, and the PIN methods check the card's serial). Only a
+// successful choice is taken from the watcher's state: when it finds no
+// reader, no card or several, or no watcher runs, the readers are listed.
 func (rc *reqCtx) resolve(ctx context.Context, reader *string) (ReaderInfo, error) {
-	list, err := rc.server().cfg.Readers.List(ctx)
+	s := rc.server()
+	if list, ok := s.hub.readers(); ok {
+		if info, e := chooseReader(list, reader); e == nil {
+			rc.setReader(info.Name)
+			return info, nil
+		}
+	}
+	list, err := s.cfg.Readers.List(ctx)
 	if err != nil {
 		return ReaderInfo{}, err
 	}
-	var info ReaderInfo
-	var e *Error
-	if reader != nil {
-		info, e = findReader(list, *reader)
-	} else {
-		info, e = pickReader(list)
-	}
+	info, e := chooseReader(list, reader)
 	if e != nil {
 		return ReaderInfo{}, e
 	}
-	rc.reader = info.Name
+	rc.setReader(info.Name)
 	return info, nil
+}
+
+// chooseReader returns the reader called name, or with no name the one
+// reader holding a Belgian eID card.
+func chooseReader(list []ReaderInfo, name *string) (ReaderInfo, *Error) {
+	if name != nil {
+		return findReader(list, *name)
+	}
+	return pickReader(list)
 }
 
 // readCard resolves the reader from params and runs fn on its card.
@@ -148,29 +189,43 @@ func mReaders(ctx context.Context, rc *reqCtx, _ []byte) (any, error) {
 }
 
 func mCard(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
+	var p readerParams
+	if err := decodeParams(params, &p); err != nil {
+		return nil, err
+	}
+	info, err := rc.resolve(ctx, p.Reader)
+	if err != nil {
+		return nil, err
+	}
 	type cardInfo struct {
-		info ReaderInfo
+		atr  []byte
 		data *beid.CardData
 		id   *beid.Identity
 	}
-	ci, err := readCard(ctx, rc, params, func(ctx context.Context, info ReaderInfo, card *beid.Card) (cardInfo, error) {
+	ci, err := withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *beid.Card) (cardInfo, error) {
 		cd, err := card.CardData(ctx)
 		if err != nil {
 			return cardInfo{}, err
 		}
 		id, _, err := card.Identity(ctx)
-		return cardInfo{info, cd, id}, err
+		// The session's ATR is the card's own; the reader list's may
+		// predate a card swap by a moment.
+		atr := sessionATR(sess)
+		if atr == nil {
+			atr = info.ATR
+		}
+		return cardInfo{atr, cd, id}, err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return map[string]any{
-		"reader":     ci.info.Name,
+		"reader":     info.Name,
 		"type":       "beid",
 		"applet":     appletString(ci.data.AppletVersion),
 		"cardNumber": ci.id.CardNumber,
 		"serial":     hexUpper(ci.data.Serial),
-		"atr":        hexUpper(ci.info.ATR),
+		"atr":        hexUpper(ci.atr),
 	}, nil
 }
 
@@ -293,25 +348,13 @@ func mCertificates(ctx context.Context, rc *reqCtx, params []byte) (any, error) 
 // uses it: tries left were read and the dialogs answered without holding
 // the card, so that a slow user does not block the reader for others.
 type pinGate struct {
-	serial []byte // card the dialogs were about
-	pinpad bool
-
-	// pinMu guards pin: the card work that presents it can outlive its
-	// request (see withCard), whose end wipes it.
-	pinMu sync.Mutex
-	pin   []byte
-
-	verified bool // verify was called, so the card may hold a verified PIN; card work only
+	serial   []byte // card the dialogs were about
+	pinpad   bool
+	pin      []byte
+	verified bool // verify was called, so the card may hold a verified PIN
 }
 
-// wipe clears the PIN. A card session still presenting it finishes first;
-// one that has yet to present it finds it gone and sends nothing.
-func (g *pinGate) wipe() {
-	g.pinMu.Lock()
-	defer g.pinMu.Unlock()
-	wipe(g.pin)
-	g.pin = nil
-}
+func (g *pinGate) wipe() { wipe(g.pin) }
 
 // preparePIN reads the tries left and asks for the PIN. Nothing it does
 // costs a try: a blocked PIN, a refused last try or a cancelled dialog end
@@ -372,12 +415,6 @@ func (g *pinGate) verify(ctx context.Context, sess CardSession, card *beid.Card)
 	g.verified = true
 	if g.pinpad {
 		return card.VerifyPINPinpad(ctx, sess.Pinpad())
-	}
-	g.pinMu.Lock()
-	defer g.pinMu.Unlock()
-	if g.pin == nil {
-		// The request ended and wiped it: it was answered already.
-		return fmt.Errorf("bridge: PIN wiped before VERIFY: %w", context.Cause(ctx))
 	}
 	return card.VerifyPIN(ctx, g.pin)
 }

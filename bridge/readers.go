@@ -43,6 +43,24 @@ type CardSession interface {
 	Close() error
 }
 
+// ATRSession is a CardSession that knows the ATR of the card it is
+// connected to. Readers implementations should return sessions that
+// implement it: the server then reports the card's own ATR rather than the
+// reader list's, which may predate a card swap by a moment.
+type ATRSession interface {
+	CardSession
+	ATR() []byte
+}
+
+// sessionATR returns the ATR of the session's card, or nil if the session
+// does not know it.
+func sessionATR(sess CardSession) []byte {
+	if a, ok := sess.(ATRSession); ok {
+		return a.ATR()
+	}
+	return nil
+}
+
 // EqualReaders reports whether two reader lists describe the same state,
 // order included.
 func EqualReaders(a, b []ReaderInfo) bool {

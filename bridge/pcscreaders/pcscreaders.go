@@ -138,6 +138,8 @@ func (r *Readers) Open(ctx context.Context, reader string) (bridge.CardSession, 
 	return s, nil
 }
 
+var _ bridge.ATRSession = (*session)(nil)
+
 // session is an open card under a transaction.
 type session struct {
 	card   *pcsc.Card
@@ -151,6 +153,9 @@ func (s *session) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	}
 	return resp, nil
 }
+
+// ATR implements bridge.ATRSession: the ATR the card gave when connected.
+func (s *session) ATR() []byte { return s.card.ATR() }
 
 func (s *session) Pinpad() beid.Pinpad {
 	if !s.pinpad {

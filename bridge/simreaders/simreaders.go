@@ -43,6 +43,8 @@ type Readers struct {
 	pinVerifies int
 	signatures  int
 	watchers    int // Watch calls in progress
+	lists       int // List calls
+	held        bool
 }
 
 type slot struct {
@@ -206,6 +208,24 @@ func (r *Readers) listLocked() []bridge.ReaderInfo {
 	return out
 }
 
+// Lists returns how many List calls were made.
+func (r *Readers) Lists() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lists
+}
+
+// HoldEvents, while hold is true, keeps Watch from reporting changes, as
+// when the smart card service has not yet told its watchers: List sees
+// the readers as they are, Watch as they were. Releasing reports what
+// changed meanwhile.
+func (r *Readers) HoldEvents(hold bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.held = hold
+	r.notify()
+}
+
 // List implements bridge.Readers.
 func (r *Readers) List(ctx context.Context) ([]bridge.ReaderInfo, error) {
 	if err := ctx.Err(); err != nil {
@@ -213,6 +233,7 @@ func (r *Readers) List(ctx context.Context) ([]bridge.ReaderInfo, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.lists++
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -244,7 +265,7 @@ func (r *Readers) Watch(ctx context.Context, known []bridge.ReaderInfo) ([]bridg
 			return nil, err
 		}
 		list := r.listLocked()
-		if !bridge.EqualReaders(list, known) {
+		if !r.held && !bridge.EqualReaders(list, known) {
 			r.mu.Unlock()
 			return list, nil
 		}
@@ -286,6 +307,8 @@ func (r *Readers) Open(ctx context.Context, reader string) (bridge.CardSession, 
 	r.opens++
 	return &session{r: r, slot: s, card: s.card, pinpad: s.pinpad, latency: r.latency}, nil
 }
+
+var _ bridge.ATRSession = (*session)(nil)
 
 // session is an open card session.
 type session struct {
@@ -340,6 +363,9 @@ func (s *session) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	}
 	return resp, err
 }
+
+// ATR implements bridge.ATRSession.
+func (s *session) ATR() []byte { return bytes.Clone(s.card.ATR()) }
 
 // Pinpad implements bridge.CardSession.
 func (s *session) Pinpad() beid.Pinpad {
