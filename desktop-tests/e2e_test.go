@@ -153,9 +153,9 @@ func eventually(t *testing.T, what string, f func() bool) {
 	}
 }
 
-// TestPortalToDialogsAndTray: a page asks for the identity; the user
-// allows the site for good in the native dialog; the tray then lists the
-// site; the page asks to verify the PIN, which the user types in the
+// TestPortalToDialogsAndTray: a page connects; the user allows the site
+// for good in the native dialog; the page reads the identity; the tray then
+// lists the site; the page asks to verify the PIN, which the user types in the
 // native PIN dialog; and the user revokes the site from the tray menu.
 func TestPortalToDialogsAndTray(t *testing.T) {
 	need(t)
@@ -206,20 +206,35 @@ func TestPortalToDialogsAndTray(t *testing.T) {
 	}
 	defer bus.Close()
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws://127.0.0.1:"+strconv.Itoa(port)+"/v1", http.Header{"Origin": {origin}})
-	if err != nil {
-		t.Fatal(err)
+	// The page connects; the daemon holds the handshake while it asks the
+	// user, who answers "Always allow this website".
+	type dialed struct {
+		ws  *websocket.Conn
+		err error
 	}
-	defer ws.Close()
-	pg := &page{t: t, ws: ws}
-
-	// identity → consent dialog → "Always allow this website".
-	id := pg.send("identity")
+	dialc := make(chan dialed, 1)
+	go func() {
+		ws, _, err := websocket.DefaultDialer.Dial("ws://127.0.0.1:"+strconv.Itoa(port)+"/v1", http.Header{"Origin": {origin}})
+		dialc <- dialed{ws, err}
+	}()
 	w := window(t, "ID card access")
 	screenshot(t, "e2e-consent.png")
 	xdo(t, "windowfocus", "--sync", w)
 	xdo(t, "key", "shift+Tab")
 	xdo(t, "key", "Return")
+	var d dialed
+	select {
+	case d = <-dialc:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the handshake did not complete after the user allowed the site")
+	}
+	if d.err != nil {
+		t.Fatalf("connect after consent: %v", d.err)
+	}
+	defer d.ws.Close()
+	pg := &page{t: t, ws: d.ws}
+
+	id := pg.send("identity")
 	f := pg.await(id)
 	if f.Error != nil {
 		t.Fatalf("identity: %s", f.Error.Code)
