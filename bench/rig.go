@@ -5,10 +5,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/cardbridge/cardbridge/apdu/beid/sim"
+	"github.com/cardbridge/cardbridge/internal/riglock"
 	"github.com/cardbridge/cardbridge/pcsc"
 	"github.com/cardbridge/cardbridge/pcsc/vpcd"
 )
@@ -17,11 +17,7 @@ const (
 	// virtualReader is the vpcd reader the card goes in; vpcd.DefaultAddr
 	// is its card side.
 	virtualReader = "Virtual PCD 00 00"
-	// rigLock is the machine-wide lock internal/rig takes for the
-	// virtual reader; holding it keeps tests from plugging their cards
-	// in while the bench runs.
-	rigLock = "/tmp/cardbridge-rig.lock"
-	settle  = 15 * time.Second
+	settle        = 15 * time.Second
 )
 
 // cardSlot is the simulated card in the virtual reader.
@@ -30,7 +26,7 @@ type cardSlot struct {
 	reader      string
 	profileName string
 	in          *vpcd.Insertion
-	lock        *os.File
+	release     func() // the rig lock, which keeps tests from plugging their cards in meanwhile
 }
 
 // insertCard takes the rig lock, plugs a fresh simulated card into the
@@ -44,18 +40,13 @@ func insertCard(ctx context.Context, profile string) (*cardSlot, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(rigLock, os.O_RDWR|os.O_CREATE, 0o666)
+	release, err := riglock.Acquire(func() {
+		fmt.Fprintf(os.Stderr, "bench: waiting for %s (tests are using the virtual reader)\n", riglock.Path)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("rig lock: %w", err)
+		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		fmt.Fprintf(os.Stderr, "bench: waiting for %s (tests are using the virtual reader)\n", rigLock)
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("rig lock: %w", err)
-		}
-	}
-	cs := &cardSlot{card: card, reader: virtualReader, profileName: p.String() + " (applet " + appletName(p) + ")", lock: f}
+	cs := &cardSlot{card: card, reader: virtualReader, profileName: p.String() + " (applet " + appletName(p) + ")", release: release}
 	wctx, cancel := context.WithTimeout(ctx, settle)
 	defer cancel()
 	if err := waitReader(wctx, func(st pcsc.ReaderState) bool { return !st.CardPresent }); err != nil {
@@ -90,8 +81,7 @@ func (cs *cardSlot) close() {
 		_ = waitReader(ctx, func(st pcsc.ReaderState) bool { return !st.CardPresent })
 		cancel()
 	}
-	syscall.Flock(int(cs.lock.Fd()), syscall.LOCK_UN)
-	cs.lock.Close()
+	cs.release()
 }
 
 // waitReader waits, with PC/SC change notification, until the virtual

@@ -33,8 +33,6 @@ const (
 	// EnvRig set to "required" turns rig skips into failures (CI sets it).
 	EnvRig = "CARDBRIDGE_RIG"
 
-	lockPath = "/tmp/cardbridge-rig.lock"
-
 	// settle bounds every wait for the reader to show a change. pcscd
 	// polls vpcd about every 400 ms, so this is generous.
 	settle = 15 * time.Second
