@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -18,14 +19,6 @@ import (
 // maxIDLen bounds string request ids, in characters.
 const maxIDLen = 64
 
-// outFrame is one frame for the writer goroutine. A non-zero closeCode
-// makes the writer send a close frame after data and stop.
-type outFrame struct {
-	data        []byte
-	closeCode   int
-	closeReason string
-}
-
 // conn is one page's WebSocket session.
 type conn struct {
 	s      *Server
@@ -35,7 +28,11 @@ type conn struct {
 	ctx    context.Context // done when the connection ends
 	cancel context.CancelFunc
 
-	out        chan outFrame
+	// wmu serialises the writing of data frames: gorilla allows one
+	// writer at a time. Responses are written by the goroutine that made
+	// them, events by the writer goroutine.
+	wmu        sync.Mutex
+	writeFrame func(b []byte) error // writes a text frame; held under wmu
 	writerDone chan struct{}
 	evMu       sync.Mutex
 	ev         []byte        // latest undelivered event, coalesced
@@ -57,7 +54,6 @@ func newConn(s *Server, ws *websocket.Conn, origin string, grant consentGrant) *
 		s:          s,
 		ws:         ws,
 		origin:     origin,
-		out:        make(chan outFrame, 16),
 		writerDone: make(chan struct{}),
 		evSig:      make(chan struct{}, 1),
 		limiter:    rate.NewLimiter(rate.Limit(s.limits.RatePerSecond), s.limits.RateBurst),
@@ -65,6 +61,10 @@ func newConn(s *Server, ws *websocket.Conn, origin string, grant consentGrant) *
 		grant:      grant,
 	}
 	c.ctx, c.cancel = context.WithCancel(s.baseCtx)
+	c.writeFrame = func(b []byte) error {
+		ws.SetWriteDeadline(time.Now().Add(s.limits.WriteTimeout))
+		return ws.WriteMessage(websocket.TextMessage, b)
+	}
 	return c
 }
 
@@ -74,17 +74,7 @@ func (c *conn) serve() {
 	c.s.log.Info("connected", "origin", c.origin)
 	go c.writeLoop()
 	c.sendJSON(event{Event: "hello", Data: map[string]any{"protocol": ProtocolVersion, "version": c.s.cfg.Version}})
-	closing := c.readLoop()
-	if closing {
-		// Give the writer the chance to flush the final error and the
-		// close frame the read loop queued.
-		t := time.NewTimer(c.s.limits.WriteTimeout)
-		select {
-		case <-c.writerDone:
-		case <-t.C:
-		}
-		t.Stop()
-	}
+	c.readLoop()
 	c.cancel()
 	c.ws.Close()
 	<-c.writerDone
@@ -105,9 +95,8 @@ func (c *conn) goAway() {
 	c.ws.Close()
 }
 
-// readLoop reads requests until the connection fails. It reports whether
-// it queued a close frame the writer should be given time to send.
-func (c *conn) readLoop() bool {
+// readLoop reads requests until the connection fails or it closes it.
+func (c *conn) readLoop() {
 	l := c.s.limits
 	pongWait := 2*l.PingInterval + l.WriteTimeout
 	c.ws.SetReadDeadline(time.Now().Add(pongWait))
@@ -120,20 +109,20 @@ func (c *conn) readLoop() bool {
 	for {
 		typ, r, err := c.ws.NextReader()
 		if err != nil {
-			return false
+			return
 		}
 		c.ws.SetReadDeadline(time.Now().Add(pongWait))
 		// Read one byte more than allowed to tell "at the limit" from
 		// "over it" without buffering an oversized message.
 		data, err := io.ReadAll(io.LimitReader(r, l.MaxMessageBytes+1))
 		if err != nil {
-			return false
+			return
 		}
 		if int64(len(data)) > l.MaxMessageBytes {
 			c.s.log.Warn("message too large", "origin", c.origin)
-			c.queueClose(errorResponse(nil, newError(CodeMessageTooLarge, "message larger than "+strconv.FormatInt(l.MaxMessageBytes, 10)+" bytes")),
+			c.sendClose(errorResponse(nil, newError(CodeMessageTooLarge, "message larger than "+strconv.FormatInt(l.MaxMessageBytes, 10)+" bytes")),
 				websocket.CloseMessageTooBig, "message too large")
-			return true
+			return
 		}
 		if typ != websocket.TextMessage {
 			c.sendJSON(errorResponse(nil, newError(CodeBadRequest, "binary frames are not supported")))
@@ -447,25 +436,69 @@ func (c *conn) checkConsent() error {
 	return newError(CodeConsentDenied, "this site is not allowed to use the card")
 }
 
-// sendJSON queues v for the writer. It gives up when the connection ends.
+// sendJSON writes v as a text frame. It gives up when the connection
+// ends; a write that fails or times out (a page that does not read) ends
+// the connection.
+//
+// The message is written by the calling goroutine, not handed to the
+// writer goroutine: a hand-off costs a thread wake-up per response, and
+// responses are what pages wait for.
 func (c *conn) sendJSON(v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		c.s.log.Error("cannot encode message", "err", err)
-		b, _ = json.Marshal(errorResponse(nil, newError(CodeInternal, "internal error")))
-	}
-	select {
-	case c.out <- outFrame{data: b}:
-	case <-c.ctx.Done():
+	buf := encodeMessage(v, c.s.log)
+	c.write(buf.Bytes())
+	putBuffer(buf)
+}
+
+// sendClose writes a last message, then a close frame with code.
+func (c *conn) sendClose(v any, code int, reason string) {
+	buf := encodeMessage(v, c.s.log)
+	defer putBuffer(buf)
+	if c.write(buf.Bytes()) {
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
+			time.Now().Add(c.s.limits.WriteTimeout))
 	}
 }
 
-// queueClose queues a last message and a close frame.
-func (c *conn) queueClose(v any, code int, reason string) {
-	b, _ := json.Marshal(v)
-	select {
-	case c.out <- outFrame{data: b, closeCode: code, closeReason: reason}:
-	case <-c.ctx.Done():
+// write writes one data frame, and reports whether it did.
+func (c *conn) write(b []byte) bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.ctx.Err() != nil {
+		return false
+	}
+	if err := c.writeFrame(b); err != nil {
+		// A page that does not read gets its connection dropped
+		// rather than holding our goroutines.
+		c.cancel()
+		c.ws.Close()
+		return false
+	}
+	return true
+}
+
+// bufPool holds the buffers messages are encoded in: a response carrying
+// a photo is several kilobytes, and garbage per response shows up as
+// collector work on the next requests.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// encodeMessage encodes v as JSON in a pooled buffer (without the newline
+// json.Encoder adds). Return the buffer with putBuffer.
+func encodeMessage(v any, log *slog.Logger) *bytes.Buffer {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		log.Error("cannot encode message", "err", err)
+		buf.Reset()
+		json.NewEncoder(buf).Encode(errorResponse(nil, newError(CodeInternal, "internal error")))
+	}
+	buf.Truncate(buf.Len() - 1)
+	return buf
+}
+
+// putBuffer returns a buffer to the pool, unless it grew unusually large.
+func putBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 256<<10 {
+		bufPool.Put(buf)
 	}
 }
 
@@ -481,55 +514,19 @@ func (c *conn) sendEvent(b []byte) {
 	}
 }
 
-// writeLoop is the connection's only writer of data frames.
+// writeLoop writes the events and the keepalive pings.
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
 	ping := time.NewTicker(c.s.limits.PingInterval)
 	defer ping.Stop()
-	write := func(b []byte) bool {
-		c.ws.SetWriteDeadline(time.Now().Add(c.s.limits.WriteTimeout))
-		if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-			// A page that does not read gets its connection dropped
-			// rather than holding our goroutines.
-			c.cancel()
-			c.ws.Close()
-			return false
-		}
-		return true
-	}
-	frame := func(f outFrame) bool {
-		if f.data != nil && !write(f.data) {
-			return false
-		}
-		if f.closeCode != 0 {
-			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(f.closeCode, f.closeReason),
-				time.Now().Add(c.s.limits.WriteTimeout))
-			return false
-		}
-		return true
-	}
 	for {
-		// Responses first, so that the answer to "readers" goes out
-		// before the events it subscribed to.
 		select {
-		case f := <-c.out:
-			if !frame(f) {
-				return
-			}
-			continue
-		default:
-		}
-		select {
-		case f := <-c.out:
-			if !frame(f) {
-				return
-			}
 		case <-c.evSig:
 			c.evMu.Lock()
 			b := c.ev
 			c.ev = nil
 			c.evMu.Unlock()
-			if b != nil && !write(b) {
+			if b != nil && !c.write(b) {
 				return
 			}
 		case <-ping.C:

@@ -206,14 +206,17 @@ func FuzzHandle(f *testing.F) {
 	})
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		c := newConn(s, nil, fuzzOrigin, grantStanding)
+		var got [][]byte
+		c.writeFrame = func(b []byte) error { // called under c.wmu
+			got = append(got, bytes.Clone(b))
+			return nil
+		}
 		c.handle(frame)
 		c.reqWG.Wait()
 		s.hub.unsubscribe(c)
 		c.cancel()
-		var got [][]byte
-		for len(c.out) > 0 {
-			got = append(got, (<-c.out).data)
-		}
+		c.wmu.Lock() // the writes are done; this orders them before the reads below
+		c.wmu.Unlock()
 		// Every frame gets exactly one answer.
 		if len(got) != 1 {
 			t.Fatalf("frame %q: %d answers, want 1: %q", frame, len(got), got)

@@ -294,7 +294,10 @@ func mPhoto(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 	}
 	in := beid.VerifyIntegrity(c)
 	return map[string]any{
-		"photo":     base64.StdEncoding.EncodeToString(c.Photo),
+		// encoding/json writes a []byte as standard base64 with padding,
+		// the protocol's form, straight into its buffer: no string copy
+		// of a photo of several kilobytes per request.
+		"photo":     c.Photo,
 		"mimeType":  "image/jpeg",
 		"integrity": integrityOf(in.PhotoHash, in.IdentitySignature, in.RRNCertificate),
 	}, nil
@@ -331,7 +334,7 @@ func mCertificates(ctx context.Context, rc *reqCtx, params []byte) (any, error) 
 			cert, err := card.Certificate(ctx, f.file)
 			switch {
 			case err == nil:
-				out[f.key] = base64.StdEncoding.EncodeToString(cert.Raw)
+				out[f.key] = cert.Raw // base64 by encoding/json, as the photo
 			case errors.Is(err, beid.ErrNoCertificate), errors.Is(err, apdu.ErrFileNotFound):
 				// Children's cards carry no signing (or authentication)
 				// certificate.
@@ -384,7 +387,7 @@ func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docN
 	s := rc.server()
 	req := PINRequest{Origin: rc.conn.origin, Reader: info.Name, Purpose: purpose, TriesLeft: st.tries, DocumentName: docName}
 	if st.tries == 1 {
-		ok, err := s.prompts.confirmLastTry(ctx, req)
+		ok, err := s.prompts.confirmLastTry(ctx, rc.conn.ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -394,7 +397,7 @@ func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docN
 		}
 	}
 	if !g.pinpad {
-		pin, err := s.prompts.pin(ctx, req)
+		pin, err := s.prompts.pin(ctx, rc.conn.ctx, req)
 		if err != nil {
 			wipe(pin)
 			return nil, err
@@ -605,7 +608,7 @@ func mSign(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 	s := rc.server()
 	// A fresh confirmation for every signature, whatever was allowed
 	// before: consent to read the card is not consent to sign.
-	ok, err = s.prompts.confirmSignature(ctx, SignatureRequest{
+	ok, err = s.prompts.confirmSignature(ctx, rc.conn.ctx, SignatureRequest{
 		Origin:        rc.conn.origin,
 		DocumentName:  p.DocumentName,
 		HashAlgorithm: p.HashAlgorithm,

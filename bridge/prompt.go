@@ -163,12 +163,22 @@ func newPromptQueue(p Prompter) *promptQueue {
 	return &promptQueue{p: p, sem: make(chan struct{}, 1)}
 }
 
-func (q *promptQueue) acquire(ctx context.Context) error {
+// acquire waits for the dialog slot. page, when not nil, is the context of
+// the page's connection, of which ctx is a descendant.
+func (q *promptQueue) acquire(ctx, page context.Context) error {
 	select {
 	case q.sem <- struct{}{}:
 		// select picks at random when both are ready: a request whose
-		// page already left must not open a dialog.
-		if err := ctx.Err(); err != nil {
+		// page already left must not open a dialog. The page's own
+		// context is asked too: when a page leaves, its requests'
+		// contexts are cancelled one after another, and the dialog that
+		// one of them closes can let the next one in before its turn to
+		// be cancelled comes.
+		err := ctx.Err()
+		if err == nil && page != nil {
+			err = page.Err()
+		}
+		if err != nil {
 			<-q.sem
 			return err
 		}
@@ -181,31 +191,31 @@ func (q *promptQueue) acquire(ctx context.Context) error {
 func (q *promptQueue) release() { <-q.sem }
 
 func (q *promptQueue) consent(ctx context.Context, req ConsentRequest) (ConsentDecision, error) {
-	if err := q.acquire(ctx); err != nil {
+	if err := q.acquire(ctx, nil); err != nil {
 		return Deny, err
 	}
 	defer q.release()
 	return q.p.Consent(ctx, req)
 }
 
-func (q *promptQueue) pin(ctx context.Context, req PINRequest) ([]byte, error) {
-	if err := q.acquire(ctx); err != nil {
+func (q *promptQueue) pin(ctx, page context.Context, req PINRequest) ([]byte, error) {
+	if err := q.acquire(ctx, page); err != nil {
 		return nil, err
 	}
 	defer q.release()
 	return q.p.PIN(ctx, req)
 }
 
-func (q *promptQueue) confirmSignature(ctx context.Context, req SignatureRequest) (bool, error) {
-	if err := q.acquire(ctx); err != nil {
+func (q *promptQueue) confirmSignature(ctx, page context.Context, req SignatureRequest) (bool, error) {
+	if err := q.acquire(ctx, page); err != nil {
 		return false, err
 	}
 	defer q.release()
 	return q.p.ConfirmSignature(ctx, req)
 }
 
-func (q *promptQueue) confirmLastTry(ctx context.Context, req PINRequest) (bool, error) {
-	if err := q.acquire(ctx); err != nil {
+func (q *promptQueue) confirmLastTry(ctx, page context.Context, req PINRequest) (bool, error) {
+	if err := q.acquire(ctx, page); err != nil {
 		return false, err
 	}
 	defer q.release()
