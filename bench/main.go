@@ -28,6 +28,7 @@
 //
 //	go run ./bench                 # the full run: 60 s idle window
 //	go run ./bench -short          # CI: fewer rounds, 5 s idle window
+//	go run ./bench -only a -rounds 600 -cpuprofile a.prof   # work on one figure
 package main
 
 import (
@@ -61,6 +62,17 @@ type options struct {
 	// advisory are figure letters whose misses are reported but do not
 	// fail the run.
 	advisory string
+	// only are the figure letters to measure ("" for all); (b) comes with
+	// (a), whose reads it counts.
+	only string
+	// cpuprofile names a file for a CPU profile of this process during
+	// (a): the in-process daemon and the direct reads.
+	cpuprofile string
+}
+
+// measures reports whether figure letter is to be measured.
+func (o options) measures(letter string) bool {
+	return o.only == "" || slices.Contains(strings.Split(o.only, ","), letter)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -72,6 +84,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.bin, "bin", "", "cardbridge binary to measure (default: build ./cmd/cardbridge)")
 	fs.StringVar(&o.profile, "profile", "ecc", "simulated card: ecc (applet 1.8) or rsa (applet 1.7)")
 	fs.StringVar(&o.advisory, "advisory", "", "figure letters (e.g. \"a,c\") whose misses do not fail the run")
+	fs.StringVar(&o.only, "only", "", "figure letters (e.g. \"a,c\") to measure; default all ((b) comes with (a))")
+	rounds := fs.Int("rounds", 0, "full reads per side in (a) (default 150, 30 with -short)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of (a) to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -87,6 +102,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o.rounds, o.starts = 150, 15
 	if o.short {
 		o.rounds, o.starts = 30, 5
+	}
+	if *rounds > 0 {
+		o.rounds = *rounds
 	}
 	r := &report{w: stdout, advisory: o.advisory}
 	if err := bench(ctx, o, r); err != nil {
@@ -109,22 +127,33 @@ func bench(ctx context.Context, o options, r *report) error {
 	defer cs.close()
 	r.header(cs)
 
-	if err := benchRead(ctx, o, cs, r); err != nil {
-		return fmt.Errorf("full read: %w", err)
+	if o.measures("a") || o.measures("b") {
+		if err := benchRead(ctx, o, cs, r); err != nil {
+			return fmt.Errorf("full read: %w", err)
+		}
 	}
-	if err := benchReadersLatency(ctx, o, r); err != nil {
-		return fmt.Errorf("readers latency: %w", err)
+	if o.measures("c") {
+		if err := benchReadersLatency(ctx, o, r); err != nil {
+			return fmt.Errorf("readers latency: %w", err)
+		}
+	}
+	if !o.measures("d") && !o.measures("e") && !o.measures("f") {
+		return nil
 	}
 	bin, cleanup, err := daemonBinary(ctx, o.bin)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	if err := benchDaemon(ctx, o, bin, r); err != nil {
-		return fmt.Errorf("daemon: %w", err)
+	if o.measures("d") || o.measures("e") {
+		if err := benchDaemon(ctx, o, bin, r); err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
 	}
-	if err := benchStartup(ctx, o, bin, r); err != nil {
-		return fmt.Errorf("start-up: %w", err)
+	if o.measures("f") {
+		if err := benchStartup(ctx, o, bin, r); err != nil {
+			return fmt.Errorf("start-up: %w", err)
+		}
 	}
 	return nil
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cardbridge/cardbridge/apdu/beid"
@@ -16,34 +19,38 @@ import (
 // benchRead measures (a) and (b): a full read through the WebSocket
 // against the same card work done in process through the same PC/SC
 // readers adapter, and the APDUs each takes.
+//
+// The page of the figure first calls "readers", as a portal does to let
+// the user choose the reader (the demo portal among them): that
+// subscribes it to reader events, and while a page is subscribed the
+// daemon finds the reader of a card request in its watcher's state
+// instead of listing the readers again. Then a fresh daemon serves a page
+// that never calls "readers", so that every request lists them, for a
+// third of the rounds; that is reported in a note. The two daemons do not
+// run at once: a second server in the process changes the figures.
 func benchRead(ctx context.Context, o options, cs *cardSlot, r *report) error {
+	direct := pcscreaders.New()
+	defer direct.Close()
+	inProcess := func() error { return readInProcess(ctx, direct, cs.reader) }
+
 	d, err := startInProcess(unlimited())
 	if err != nil {
 		return err
 	}
-	defer d.stop()
 	c, err := dial(ctx, d.url, benchOrigin)
 	if err != nil {
+		d.stop()
 		return err
 	}
-	defer c.close()
-	direct := pcscreaders.New()
-	defer direct.Close()
-
-	viaWS := func() error {
-		// The methods a portal calls to read the card.
-		for _, m := range []string{"identity", "address", "photo"} {
-			if _, err := c.call(m); err != nil {
-				return fmt.Errorf("%s over WebSocket: %w", m, err)
-			}
-		}
-		return nil
+	stopFirst := sync.OnceFunc(func() { c.close(); d.stop() })
+	defer stopFirst()
+	if _, err := c.call("readers"); err != nil {
+		return err
 	}
-	inProcess := func() error { return readInProcess(ctx, direct, cs.reader) }
 
 	// APDUs, counted at the card, for one full read each way.
 	before := cs.card.Commands()
-	if err := viaWS(); err != nil {
+	if err := fullReadWS(c); err != nil {
 		return err
 	}
 	wsAPDUs := cs.card.Commands() - before
@@ -53,42 +60,44 @@ func benchRead(ctx context.Context, o options, cs *cardSlot, r *report) error {
 	}
 	ipAPDUs := cs.card.Commands() - before
 
-	// Warm up, then alternate the two so that drifts in machine load
-	// hit both alike.
-	for range 3 {
-		if err := viaWS(); err != nil {
+	if o.cpuprofile != "" {
+		stop, err := startCPUProfile(o.cpuprofile)
+		if err != nil {
 			return err
 		}
-		if err := inProcess(); err != nil {
-			return err
-		}
+		defer stop()
 	}
-	var ws, ip []time.Duration
-	for i := range o.rounds {
-		first, second := viaWS, inProcess
-		if i%2 == 1 {
-			first, second = inProcess, viaWS
-		}
-		for j, f := range []func() error{first, second} {
-			start := time.Now()
-			if err := f(); err != nil {
-				return err
-			}
-			d := time.Since(start)
-			if (j == 0) == (i%2 == 0) {
-				ws = append(ws, d)
-			} else {
-				ip = append(ip, d)
-			}
-		}
+	ws, ip, err := alternate(o.rounds, func() error { return fullReadWS(c) }, inProcess)
+	if err != nil {
+		return err
 	}
+	stopFirst()
+
+	d2, err := startInProcess(unlimited())
+	if err != nil {
+		return err
+	}
+	defer d2.stop()
+	unsubscribed, err := dial(ctx, d2.url, benchOrigin)
+	if err != nil {
+		return err
+	}
+	defer unsubscribed.close()
+	un, ip2, err := alternate(max(o.rounds/3, 10), func() error { return fullReadWS(unsubscribed) }, inProcess)
+	if err != nil {
+		return err
+	}
+
 	mws, mip := median(ws), median(ip)
 	ratio := float64(mws) / float64(mip)
 	r.figure("(a) full read, WebSocket / in-process (median)", "≤ 1.05",
 		fmt.Sprintf("%.3f (%s / %s)", ratio, ms(mws), ms(mip)), ratio <= 1.05)
 	r.note("identity+address+photo, %d rounds each way, alternating, integrity checks included; both sides open a PC/SC session per method", o.rounds)
-	r.note("fastest round each way: %s / %s = %.3f; the daemon adds %s per request (median)",
+	r.note("the page called readers first, as portals do; fastest round each way: %s / %s = %.3f; the daemon adds %s per request (median)",
 		ms(slices.Min(ws)), ms(slices.Min(ip)), float64(slices.Min(ws))/float64(slices.Min(ip)), ms((mws-mip)/3))
+	mun, mip2 := median(un), median(ip2)
+	r.note("a page that never called readers (every request lists the readers), %d rounds: %.3f (%s / %s), %s per request",
+		len(un), float64(mun)/float64(mip2), ms(mun), ms(mip2), ms((mun-mip2)/3))
 
 	minimum, err := minMethodsAPDUs(cs.card)
 	if err != nil {
@@ -110,6 +119,65 @@ func benchRead(ctx context.Context, o options, cs *cardSlot, r *report) error {
 	r.figure("(b) APDUs per complete card read (beid ReadAll)", fmt.Sprintf("= %d (min)", minAll),
 		fmt.Sprint(all), all == minAll)
 	return nil
+}
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// fullReadWS reads the card through the page's connection with the
+// methods a portal calls.
+func fullReadWS(c *wsClient) error {
+	for _, m := range []string{"identity", "address", "photo"} {
+		if _, err := c.call(m); err != nil {
+			return fmt.Errorf("%s over WebSocket: %w", m, err)
+		}
+	}
+	return nil
+}
+
+// alternate warms a and b up, then times rounds of each, alternating
+// which goes first, so that drifts in machine load hit both alike.
+func alternate(rounds int, a, b func() error) (ta, tb []time.Duration, err error) {
+	for range 3 {
+		if err := a(); err != nil {
+			return nil, nil, err
+		}
+		if err := b(); err != nil {
+			return nil, nil, err
+		}
+	}
+	for i := range rounds {
+		first, second := a, b
+		if i%2 == 1 {
+			first, second = b, a
+		}
+		for j, f := range []func() error{first, second} {
+			start := time.Now()
+			if err := f(); err != nil {
+				return nil, nil, err
+			}
+			d := time.Since(start)
+			if (j == 0) == (i%2 == 0) {
+				ta = append(ta, d)
+			} else {
+				tb = append(tb, d)
+			}
+		}
+	}
+	return ta, tb, nil
 }
 
 // readInProcess does, with the driver, what the daemon's identity, address
