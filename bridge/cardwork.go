@@ -25,9 +25,11 @@ type cardFunc[T any] func(ctx context.Context, sess CardSession, card *beid.Card
 // spend a PIN try or use a key go through the request's cardGuard, so that
 // none is sent once the page has its answer.
 //
-// withCard runs on the request's goroutine rather than one of its own:
-// handing every request's card work to another goroutine costs a
-// measurable share of a fast read (see the README's Performance section).
+// withCard runs on the request's goroutine rather than one of its own, and
+// the watchdog answers instead: so the method's state is never shared
+// between the card work and the answer, every wait of a method is covered
+// (listing readers, connecting, not only exchanges), and a request costs
+// no hand-off to another goroutine.
 func withCard[T any](ctx context.Context, rc *reqCtx, info ReaderInfo, fn cardFunc[T]) (T, error) {
 	var zero T
 	s := rc.server()
