@@ -87,7 +87,7 @@ func (c *conn) serve() {
 
 // goAway closes the connection for a server shutdown: a close frame with
 // 1001 (going away), then the socket, which ends the read loop. Gorilla
-// allows WriteControl concurrently with the writer goroutine.
+// allows WriteControl concurrently with the writing of data frames.
 func (c *conn) goAway() {
 	c.ws.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"),
