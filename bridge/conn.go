@@ -476,9 +476,9 @@ func (c *conn) write(b []byte) bool {
 	return true
 }
 
-// bufPool holds the buffers messages are encoded in: a response carrying
-// a photo is several kilobytes, and garbage per response shows up as
-// collector work on the next requests.
+// bufPool holds the buffers messages are encoded in, so that a response
+// (several kilobytes with a photo) is not a fresh buffer, and garbage, each
+// time.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // encodeMessage encodes v as JSON in a pooled buffer (without the newline
