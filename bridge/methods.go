@@ -424,6 +424,33 @@ func (g *pinGate) verify(ctx context.Context, sess CardSession, card *beid.Card)
 
 // logOff ends the PIN-verified state, if verify ran, even when ctx has
 // ended: leaving the card unlocked is worse than a late command.
+// sign is the card side of authenticate and sign: on the card the PIN was
+// asked for, it reads the key's certificate, lets digestFor choose the
+// hash and digest from it, and signs with the PIN verified right before
+// the signature. The card is logged off whatever happens.
+func (g *pinGate) sign(ctx context.Context, sess CardSession, card *beid.Card, certFile beid.File, key beid.Key,
+	digestFor func(*x509.Certificate) (crypto.Hash, []byte, error)) (*x509.Certificate, *beid.Signature, error) {
+	if err := g.sameCard(ctx, card); err != nil {
+		return nil, nil, err
+	}
+	defer g.logOff(ctx, card)
+	cert, err := card.Certificate(ctx, certFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, digest, err := digestFor(cert)
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, err := card.Sign(ctx, key, h, digest, func(ctx context.Context) error {
+		return g.verify(ctx, sess, card)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, sig, nil
+}
+
 func (g *pinGate) logOff(ctx context.Context, card *beid.Card) {
 	if !g.verified {
 		return
@@ -535,24 +562,18 @@ func mAuthenticate(ctx context.Context, rc *reqCtx, params []byte) (any, error) 
 	defer g.wipe()
 	origin, appVersion := rc.conn.origin, appVersionBase+rc.server().cfg.Version
 	return withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *beid.Card) (map[string]any, error) {
-		if err := g.sameCard(ctx, card); err != nil {
-			return nil, err
-		}
-		defer g.logOff(ctx, card)
-		cert, err := card.Certificate(ctx, beid.FileAuthCert)
-		if err != nil {
-			return nil, err
-		}
-		alg, h, err := webEIDAlgorithm(cert.PublicKey)
-		if err != nil {
-			return nil, err
-		}
-		// The origin is the one of the handshake, never one the page
-		// names: that is what binds the token to the site.
-		d := h.New()
-		d.Write(WebEIDSignedValue(h, origin, p.ChallengeNonce))
-		sig, err := card.Sign(ctx, beid.KeyAuthentication, h, d.Sum(nil), func(ctx context.Context) error {
-			return g.verify(ctx, sess, card)
+		var alg string
+		cert, sig, err := g.sign(ctx, sess, card, beid.FileAuthCert, beid.KeyAuthentication, func(cert *x509.Certificate) (crypto.Hash, []byte, error) {
+			var h crypto.Hash
+			var err error
+			if alg, h, err = webEIDAlgorithm(cert.PublicKey); err != nil {
+				return 0, nil, err
+			}
+			// The origin is the one of the handshake, never one the page
+			// names: that is what binds the token to the site.
+			d := h.New()
+			d.Write(WebEIDSignedValue(h, origin, p.ChallengeNonce))
+			return h, d.Sum(nil), nil
 		})
 		if err != nil {
 			return nil, err
@@ -626,16 +647,8 @@ func mSign(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 	}
 	defer g.wipe()
 	return withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *beid.Card) (map[string]any, error) {
-		if err := g.sameCard(ctx, card); err != nil {
-			return nil, err
-		}
-		defer g.logOff(ctx, card)
-		cert, err := card.Certificate(ctx, beid.FileSignCert)
-		if err != nil {
-			return nil, err
-		}
-		sig, err := card.Sign(ctx, beid.KeySignature, h, digest, func(ctx context.Context) error {
-			return g.verify(ctx, sess, card)
+		cert, sig, err := g.sign(ctx, sess, card, beid.FileSignCert, beid.KeySignature, func(*x509.Certificate) (crypto.Hash, []byte, error) {
+			return h, digest, nil
 		})
 		if err != nil {
 			return nil, err
