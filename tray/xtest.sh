@@ -103,8 +103,14 @@ declare -A want=([starting]='#8a8f98' [noservice]='#d32f2f' [noreader]='#e06c00'
 icons=()
 for s in starting noservice noreader nocard card busy; do
 	start_demo -state "$s"
-	import -window "$panel" -crop 40x33+0+0 +repage "$work/icon-$s.png"
-	n=$(count "$work/icon-$s.png" "${want[$s]}")
+	# The panel draws a new icon when it gets to it: on a loaded machine
+	# that can take a few seconds, so look until it shows (10 s at most).
+	for _ in $(seq 50); do
+		import -window "$panel" -crop 40x33+0+0 +repage "$work/icon-$s.png"
+		n=$(count "$work/icon-$s.png" "${want[$s]}")
+		[ "$n" -ge 8 ] && break
+		sleep 0.2
+	done
 	echo "xtest: state $s: $n pixels of ${want[$s]} in the tray"
 	[ "$n" -ge 8 ] || fail "icon for $s not visible (colour ${want[$s]} missing)"
 	icons+=("$work/icon-$s.png")
@@ -170,11 +176,14 @@ pids+=("$daemon_pid")
 wait_for 10 "cardbridge run's tray item to register" some_registered
 item="org.kde.StatusNotifierItem-$daemon_pid-1"
 wait_for 10 "cardbridge run's menu to show its port" menu_has "$port"
-sleep 1 # let the panel draw the icon
-import -window "$panel" "$shots/tray-daemon.png"
-drawn=0
-for colour in "${want[@]}"; do
-	drawn=$((drawn + $(count "$shots/tray-daemon.png" "$colour")))
+for _ in $(seq 50); do # as above: until the panel has drawn the icon
+	import -window "$panel" "$shots/tray-daemon.png"
+	drawn=0
+	for colour in "${want[@]}"; do
+		drawn=$((drawn + $(count "$shots/tray-daemon.png" "$colour")))
+	done
+	[ "$drawn" -ge 8 ] && break
+	sleep 0.2
 done
 [ "$drawn" -ge 8 ] || fail "cardbridge run's icon is not drawn in the panel"
 curl -fsS "http://127.0.0.1:$port/v1/health" >/dev/null || fail "cardbridge run is not serving on port $port"
