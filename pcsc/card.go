@@ -44,18 +44,9 @@ type Card struct {
 // application holds the card exclusively. Connecting does not wait for
 // anything but the card's power-up, so ctx is only checked before.
 func (c *Context) Connect(ctx context.Context, reader string) (*Card, error) {
-	if err := contextError(opConnect, ctx); err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	closed := c.closed
-	c.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	sc, err := scard.EstablishContext()
+	sc, err := c.ownSCard(ctx, opConnect)
 	if err != nil {
-		return nil, wrap(opEstablish, err)
+		return nil, err
 	}
 	h, err := sc.Connect(reader, scard.ShareShared, scard.ProtocolT0|scard.ProtocolT1)
 	if err != nil {

@@ -53,6 +53,26 @@ func Establish(ctx context.Context) (*Context, error) {
 	return &Context{sc: sc, done: make(chan struct{})}, nil
 }
 
+// ownSCard establishes a PC/SC context for one connection or wait of its
+// own, since pcsc-lite contexts are not safe for concurrent calls and a
+// blocked wait must not hold up anyone else. op names the caller in errors.
+func (c *Context) ownSCard(ctx context.Context, op string) (*scard.Context, error) {
+	if err := contextError(op, ctx); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	sc, err := scard.EstablishContext()
+	if err != nil {
+		return nil, wrap(opEstablish, err)
+	}
+	return sc, nil
+}
+
 // Close releases the Context. WaitChange calls in progress return ErrClosed.
 // Cards connected through the Context are independent of it and stay open.
 func (c *Context) Close() error {
@@ -140,19 +160,9 @@ func (c *Context) Readers(ctx context.Context) ([]ReaderState, error) {
 // with ErrNoService, and if the service stops during the wait it returns
 // ErrNoService then. Callers retry after a delay of their choosing.
 func (c *Context) WaitChange(ctx context.Context, known []ReaderState) ([]ReaderState, error) {
-	if err := contextError(opWait, ctx); err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	closed := c.closed
-	c.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-
-	sc, err := scard.EstablishContext()
+	sc, err := c.ownSCard(ctx, opWait)
 	if err != nil {
-		return nil, wrap(opEstablish, err)
+		return nil, err
 	}
 	defer sc.Release()
 
