@@ -102,15 +102,25 @@ stop_demo() {
 declare -A want=([starting]='#8a8f98' [noservice]='#d32f2f' [noreader]='#e06c00' [nocard]='#2d6cdf' [card]='#1e9e4a' [busy]='#f0a202')
 icons=()
 for s in starting noservice noreader nocard card busy; do
-	start_demo -state "$s"
-	# The panel draws a new icon when it gets to it: on a loaded machine
-	# that can take a few seconds, so look until it shows (10 s at most).
-	for _ in $(seq 50); do
-		import -window "$panel" -crop 40x33+0+0 +repage "$work/icon-$s.png"
-		n=$(count "$work/icon-$s.png" "${want[$s]}")
+	# xfce4-panel now and then misses an item that registers right after
+	# the previous one left, and never draws it: the program is started
+	# again then (at most three times), and the whole panel is searched,
+	# since a host slow to drop the previous item may place the new icon
+	# beside it for a moment.
+	n=0
+	for attempt in 1 2 3; do
+		start_demo -state "$s"
+		for _ in $(seq 25); do
+			import -window "$panel" "$work/panel-$s.png"
+			n=$(count "$work/panel-$s.png" "${want[$s]}")
+			[ "$n" -ge 8 ] && break
+			sleep 0.2
+		done
 		[ "$n" -ge 8 ] && break
-		sleep 0.2
+		echo "xtest: state $s: icon not drawn (attempt $attempt), starting the program again"
+		stop_demo
 	done
+	convert "$work/panel-$s.png" -crop 40x33+0+0 +repage "$work/icon-$s.png"
 	echo "xtest: state $s: $n pixels of ${want[$s]} in the tray"
 	[ "$n" -ge 8 ] || fail "icon for $s not visible (colour ${want[$s]} missing)"
 	icons+=("$work/icon-$s.png")
@@ -168,6 +178,7 @@ echo "xtest: Quit ended the program"
 # --- the real daemon: `cardbridge run` shows its icon ---------------------
 # With HOME in the work dir it reads and writes no real settings; pcscd may
 # or may not run here, and the icon must show either way.
+sleep 1 # let the host settle after the demo left (see the retry above)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_STATE_HOME="$work/home/.state" \
 	"$work/cardbridge" run --prompter native --tray on --port "$port" >"$work/daemon.log" 2>&1 &
