@@ -89,6 +89,13 @@ func New(opts Options) (*slog.Logger, io.Closer, error) {
 	if _, err := lj.Write(nil); err != nil {
 		return nil, nil, fmt.Errorf("logging: opening %s: %w", path, err)
 	}
+	// lumberjack keeps the mode of a file that is already there; the log
+	// names portals and card holders' birth dates, so it is made private
+	// whatever an older version or another tool left.
+	if err := os.Chmod(path, 0o600); err != nil {
+		lj.Close()
+		return nil, nil, fmt.Errorf("logging: %w", err)
+	}
 	var w io.Writer = lj
 	if opts.Also != nil {
 		w = io.MultiWriter(lj, opts.Also)

@@ -49,9 +49,16 @@ func TestRedactorDropsPINsAndMasks(t *testing.T) {
 		slog.Group("person", "pin", "4321", "nn", "85073003328", "name", "Alice"),
 		"bytes", []byte("85073003328"),
 		"struct", struct{ NN string }{"85073003328"},
+		"request", struct {
+			Op    string
+			PIN   string
+			Inner map[string]any
+		}{"verify", "2468", map[string]any{"oldPin": "1357", "nn": 85073003328}},
+		"float", float64(85073003328),
+		"unmarshalable", unmarshalable{Pin: "8642", F: func() {}},
 	)
 	out := buf.String()
-	for _, secret := range []string{"1234", "5678", "9999", "4321", "111111111111", "85073003328", "033.28"} {
+	for _, secret := range []string{"1234", "5678", "9999", "4321", "111111111111", "85073003328", "033.28", "2468", "1357", "8642", "e+10"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("log contains %q: %s", secret, out)
 		}
@@ -73,6 +80,32 @@ func TestRedactorDropsPINsAndMasks(t *testing.T) {
 	}
 	if g := rec["person"].(map[string]any); g["name"] != "Alice" || g["pin"] != nil || g["nn"] != "850730*****" {
 		t.Errorf("group = %v", g)
+	}
+}
+
+// unmarshalable fails json.Marshal (a func field), so the redactor falls
+// back to its %+v text.
+type unmarshalable struct {
+	Pin string
+	F   func()
+}
+
+func TestRedactorKeepsHarmlessStructure(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(NewRedactor(slog.NewJSONHandler(&buf, nil)))
+	log.Info("m", "req", map[string]any{"op": "sign", "pinpad": true, "tries": 3, "pin": "0000"}, "ratio", 1.5)
+	var rec struct {
+		Req   map[string]any
+		Ratio float64
+	}
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Req["op"] != "sign" || rec.Req["pinpad"] != true || rec.Req["tries"] != float64(3) || rec.Ratio != 1.5 {
+		t.Errorf("harmless values changed: %s", buf.String())
+	}
+	if _, ok := rec.Req["pin"]; ok {
+		t.Errorf("pin kept: %s", buf.String())
 	}
 }
 
@@ -114,6 +147,24 @@ func TestNewWritesJSONAndRotates(t *testing.T) {
 		if fi.Size() > 1<<20+4096 {
 			t.Errorf("%s is %d bytes, over the bound", e.Name(), fi.Size())
 		}
+	}
+}
+
+func TestNewMakesAnExistingLogPrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("file modes are POSIX")
+	}
+	path := filepath.Join(t.TempDir(), FileName)
+	if err := os.WriteFile(path, []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, closer, err := New(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("log file mode %v, %v; want 0600", fi.Mode(), err)
 	}
 }
 

@@ -1,17 +1,22 @@
 package logging
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
 // Redactor is a slog.Handler that removes secrets before passing records
 // on:
 //   - attributes whose key names a PIN ("pin", "PIN", "newPin", "puk", …)
-//     are dropped whole, value unseen;
+//     are dropped whole, value unseen, and so are struct fields and map
+//     entries of that name inside any logged value;
 //   - anything shaped like a Belgian national number (11 digits, bare or
 //     written YY.MM.DD-SSS.CC) in the message or in any string, error or
 //     Stringer value is masked to its first 6 digits (the birth date part,
@@ -95,11 +100,83 @@ func redactAttr(a slog.Attr) (slog.Attr, bool) {
 		case []byte:
 			return slog.String(a.Key, MaskNationalNumbers(string(x))), true
 		}
-		// Other values are rendered by the JSON handler (json.Marshal);
-		// render them here instead so the text can be checked.
-		return slog.String(a.Key, MaskNationalNumbers(fmt.Sprintf("%+v", v.Any()))), true
+		// Other values (structs, maps, slices) would be rendered by the
+		// JSON handler through json.Marshal, so they are cleaned in that
+		// form: a field named like a PIN is dropped at any depth, exactly as
+		// an attribute of that name would be.
+		return slog.Any(a.Key, redactAny(v.Any())), true
+	case slog.KindFloat64:
+		// A national number held in a float64 (a JSON number decoded into
+		// any) prints as 8.5073003328e+10; check its integer form.
+		f := v.Float64()
+		if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+			s := strconv.FormatFloat(f, 'f', -1, 64)
+			if m := MaskNationalNumbers(s); m != s {
+				return slog.String(a.Key, m), true
+			}
+		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}, true
+}
+
+// redactAny returns x as the JSON handler would see it, with every object
+// member whose key names a secret removed and every national number masked.
+// A value that does not marshal is printed with %+v and masked, and then
+// any "key:value" pair whose key names a secret is cut out of the text.
+func redactAny(x any) any {
+	raw, err := json.Marshal(x)
+	if err != nil {
+		return maskSecretPairs(MaskNationalNumbers(fmt.Sprintf("%+v", x)))
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return maskSecretPairs(MaskNationalNumbers(fmt.Sprintf("%+v", x)))
+	}
+	return redactTree(tree)
+}
+
+func redactTree(x any) any {
+	switch t := x.(type) {
+	case map[string]any:
+		for k, v := range t {
+			if IsSecretKey(k) {
+				delete(t, k)
+				continue
+			}
+			t[k] = redactTree(v)
+		}
+		return t
+	case []any:
+		for i, v := range t {
+			t[i] = redactTree(v)
+		}
+		return t
+	case string:
+		return MaskNationalNumbers(t)
+	case json.Number:
+		if m := MaskNationalNumbers(t.String()); m != t.String() {
+			return m
+		}
+		return t
+	}
+	return x
+}
+
+// secretPair matches "Key:value" or "Key=value" as %+v and similar
+// formats print a struct field or map entry; the key is checked with
+// IsSecretKey.
+var secretPair = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)([:=])([^\s,}\]]*)`)
+
+func maskSecretPairs(s string) string {
+	return secretPair.ReplaceAllStringFunc(s, func(m string) string {
+		sub := secretPair.FindStringSubmatch(m)
+		if IsSecretKey(sub[1]) {
+			return sub[1] + sub[2] + "[redacted]"
+		}
+		return m
+	})
 }
 
 // nnPattern matches an 11-digit national number, bare (85073003328) or in

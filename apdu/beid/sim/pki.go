@@ -263,8 +263,23 @@ func (p *PKI) WriteDir(dir string) error {
 		}
 		keys = append(keys, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Headers: map[string]string{"Role": k.name}, Bytes: der})...)
 	}
-	if err := os.WriteFile(filepath.Join(dir, pkiKeysFile), keys, 0o600); err != nil {
+	// os.WriteFile would keep the mode of a keys.pem already there, so the
+	// keys go to a fresh private file (CreateTemp makes it 0600) that then
+	// replaces the old one.
+	f, err := os.CreateTemp(dir, pkiKeysFile+".*")
+	if err != nil {
 		return fmt.Errorf("sim: %w", err)
+	}
+	_, werr := f.Write(keys)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), filepath.Join(dir, pkiKeysFile))
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("sim: writing %s: %w", pkiKeysFile, werr)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -163,6 +164,23 @@ func TestPKIWriteLoad(t *testing.T) {
 		}
 		if err := c.AuthCert().CheckSignatureFrom(orig.CA); err != nil {
 			t.Error(err)
+		}
+	}
+	// Rewriting over a keys.pem someone left world-readable makes it private.
+	if runtime.GOOS != "windows" {
+		dir := t.TempDir()
+		keys := filepath.Join(dir, "keys.pem")
+		if err := os.WriteFile(keys, []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := testPKI[ProfileECC].WriteDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(keys); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("rewritten keys.pem: %v %v", fi.Mode(), err)
+		}
+		if _, err := LoadPKI(dir); err != nil {
+			t.Errorf("rewritten PKI: %v", err)
 		}
 	}
 	// Keys of one hierarchy with the certificates of another are refused.
