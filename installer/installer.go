@@ -195,6 +195,19 @@ func Install(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{}
+	manifest, err := manifestPath(cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	// Note before writing anything which directories do not exist yet, so
+	// that Uninstall removes those and leaves the user's own.
+	want := append(registrationDirs(cfg), filepath.Dir(manifest))
+	if cfg.CopyBinary && !systemOwned(cfg.Executable) {
+		if dst, err := UserBinPath(cfg.Name); err == nil {
+			want = append(want, filepath.Dir(dst))
+		}
+	}
+	created := missingDirs(want...)
 	if os.Getenv("SUDO_USER") != "" {
 		res.Notes = append(res.Notes, "running under sudo: installing for root, not for "+os.Getenv("SUDO_USER")+
 			"; run `cardbridge install` as the desktop user instead")
@@ -214,10 +227,18 @@ func Install(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	res.Executable = cfg.Executable
-	if err := install(ctx, cfg, res); err != nil {
-		return res, err
+	err = install(ctx, cfg, res)
+	// Record even after a failure: the directories made so far are ours.
+	var made []string
+	for _, d := range created {
+		if _, err := os.Lstat(d); err == nil {
+			made = append(made, d)
+		}
 	}
-	return res, nil
+	if merr := recordCreated(manifest, made); err == nil {
+		err = merr
+	}
+	return res, err
 }
 
 // Uninstall removes the registration and every file Install created (the
@@ -230,6 +251,11 @@ func Uninstall(ctx context.Context, cfg Config, purge bool) (*Result, error) {
 	}
 	res := &Result{}
 	var errs []error
+	manifest, err := manifestPath(cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	created := readManifest(manifest)
 	// Decide before the registration is gone whether the per-user copy
 	// is Install's: on Linux it sits in ~/.local/bin, shared with the
 	// user's own programs.
@@ -240,7 +266,7 @@ func Uninstall(ctx context.Context, cfg Config, purge bool) (*Result, error) {
 	}
 	if ownCopy {
 		res.remove(dst, &errs)
-		removeEmptyParents(filepath.Dir(dst))
+		removeOwnEmptyDir(filepath.Dir(dst), cfg.Name)
 	}
 	if purge {
 		for _, p := range []string{cfg.ConfigPath, cfg.LogPath} {
@@ -259,12 +285,14 @@ func Uninstall(ctx context.Context, cfg Config, purge bool) (*Result, error) {
 						res.Changed = true
 					}
 				}
-				removeEmptyParents(filepath.Dir(dir))
 			} else {
 				res.remove(p, &errs)
 			}
 		}
 	}
+	res.remove(manifest, &errs)
+	removeOwnEmptyDir(filepath.Dir(manifest), cfg.Name)
+	removeCreated(created)
 	return res, errors.Join(errs...)
 }
 
@@ -377,19 +405,12 @@ func copyExecutable(src, dst string) (bool, error) {
 	return true, nil
 }
 
-// removeEmptyParents removes dir and its parents while they are empty,
-// stopping at the home directory, so that uninstall leaves no empty
-// directories it may have created behind.
-func removeEmptyParents(dir string) {
-	home, err := os.UserHomeDir()
-	if err != nil || home == "" {
-		return
-	}
-	home = filepath.Clean(home)
-	for d := filepath.Clean(dir); strings.HasPrefix(d, home+string(filepath.Separator)); d = filepath.Dir(d) {
-		if os.Remove(d) != nil { // fails when not empty: stop there
-			return
-		}
+// removeOwnEmptyDir removes dir if it is the program's own directory (named
+// after it) and empty. Shared directories are removed only through the
+// manifest of those Install created.
+func removeOwnEmptyDir(dir, name string) {
+	if filepath.Base(dir) == name {
+		os.Remove(dir) // fails when not empty: keep it
 	}
 }
 

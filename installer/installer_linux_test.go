@@ -102,7 +102,8 @@ func TestInstallStatusUninstallLinux(t *testing.T) {
 		t.Errorf("no note that systemd is not running: %q", res.Notes)
 	}
 	want := []string{
-		".config/", ".config/systemd/", ".config/systemd/user/",
+		".config/", ".config/cardbridge/", ".config/cardbridge/installed-dirs",
+		".config/systemd/", ".config/systemd/user/",
 		".config/systemd/user/cardbridge.service",
 		".config/systemd/user/default.target.wants/",
 		".config/systemd/user/default.target.wants/cardbridge.service -> " + unit,
@@ -141,7 +142,7 @@ func TestInstallStatusUninstallLinux(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Uninstall: %v", err)
 	}
-	if len(res.Removed) != 3 {
+	if len(res.Removed) != 4 {
 		t.Errorf("removed %q", res.Removed)
 	}
 	if got := tree(t, home); !slices.Equal(got, before) {
@@ -221,8 +222,36 @@ func TestUninstallPurge(t *testing.T) {
 	if _, err := Uninstall(context.Background(), cfg, true); err != nil {
 		t.Fatal(err)
 	}
-	if got := tree(t, home); len(got) != 0 {
-		t.Errorf("purge left: %q", got)
+	// The directories that held the data were there before Install (made
+	// above, as the daemon makes them when it first runs): they stay.
+	if got, want := tree(t, home), []string{".config/", ".local/", ".local/state/"}; !slices.Equal(got, want) {
+		t.Errorf("purge left %q, want %q", got, want)
+	}
+}
+
+// Directories that were there before Install, even empty, are the user's:
+// Uninstall removes only those Install created.
+func TestUninstallKeepsDirectoriesItDidNotCreate(t *testing.T) {
+	home, exe := throwAwayHome(t)
+	for _, d := range []string{".local/bin", ".config/systemd/user"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := tree(t, home)
+	cfg := Config{Executable: exe, CopyBinary: true, SmartCardCheck: func(context.Context) error { return nil }}
+	if _, err := Install(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	// A second install records nothing new and forgets nothing.
+	if _, err := Install(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Uninstall(context.Background(), cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := tree(t, home); !slices.Equal(got, before) {
+		t.Errorf("uninstall left %q, want %q", got, before)
 	}
 }
 

@@ -117,3 +117,12 @@ func status(ctx context.Context, cfg Config, st *Status) error {
 // smartCardServiceUp: macOS's CryptoTokenKit PC/SC layer is built in and
 // started on demand; there is nothing to check without cgo.
 func smartCardServiceUp(context.Context) error { return nil }
+
+// registrationDirs is the directory install writes the LaunchAgent into.
+func registrationDirs(Config) []string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return nil
+	}
+	return []string{filepath.Join(home, "Library", "LaunchAgents")}
+}

@@ -12,3 +12,5 @@ func uninstall(context.Context, Config, *Result) error { return ErrUnsupported }
 func status(context.Context, Config, *Status) error    { return ErrUnsupported }
 
 func ownsUserBinary(Config, string) bool { return false }
+
+func registrationDirs(Config) []string { return nil }

@@ -154,3 +154,6 @@ func smartCardServiceUp(ctx context.Context) error {
 	}
 	return nil
 }
+
+// registrationDirs is empty: the registration is a registry value.
+func registrationDirs(Config) []string { return nil }

@@ -215,10 +215,8 @@ func uninstall(ctx context.Context, cfg Config, res *Result) error {
 	links, _ := filepath.Glob(filepath.Join(dir, "*.wants", cfg.Name+".service"))
 	for _, l := range links {
 		res.remove(l, &errs)
-		removeEmptyParents(filepath.Dir(l))
 	}
 	res.remove(unit, &errs)
-	removeEmptyParents(dir)
 	if managerRunning(ctx) {
 		systemctl(ctx, "daemon-reload")
 	}
@@ -293,4 +291,14 @@ func execStart(unit string) string {
 		}
 	}
 	return ""
+}
+
+// registrationDirs are the directories install writes the unit and its
+// enablement link into.
+func registrationDirs(Config) []string {
+	dir, err := unitDir()
+	if err != nil {
+		return nil
+	}
+	return []string{dir, filepath.Join(dir, "default.target.wants")}
 }
