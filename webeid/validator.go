@@ -249,8 +249,16 @@ func (v *Validator) verifyChain(cert *x509.Certificate, purpose Purpose) error {
 // CanonicalOrigin checks that s is an origin (scheme, host, optional port;
 // no path, query, fragment or user) usable for Web eID and returns it the
 // way browsers serialise it: lower-case scheme and host, no default port.
-// https is required except on loopback hosts.
+// https is required except on loopback hosts. The host must be ASCII, as
+// browsers send it: an internationalised name is written in its punycode
+// ("xn--") form, since a Unicode host would never equal the Origin a
+// browser puts in the token.
 func CanonicalOrigin(s string) (string, error) {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return "", fmt.Errorf("webeid: origin %q: control, space or non-ASCII character (write an internationalised host name in its xn-- form)", s)
+		}
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return "", fmt.Errorf("webeid: origin %q: %w", s, err)

@@ -398,6 +398,9 @@ func TestCanonicalOrigin(t *testing.T) {
 		{"portal.example", ""},
 		{"", ""},
 		{"null", ""},
+		{"https://bücher.example", ""},
+		{"https://xn--bcher-kva.example", "https://xn--bcher-kva.example"},
+		{"https://portal.example\t", ""},
 	}
 	for _, tc := range cases {
 		got, err := CanonicalOrigin(tc.in)
