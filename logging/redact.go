@@ -179,9 +179,10 @@ func maskSecretPairs(s string) string {
 	})
 }
 
-// nnPattern matches an 11-digit national number, bare (85073003328) or in
-// its printed form (85.07.30-033.28).
-var nnPattern = regexp.MustCompile(`\d{2}\.?\d{2}\.?\d{2}[-.]?\d{3}\.?\d{2}`)
+// nnPattern matches an 11-digit national number, bare (85073003328), in
+// its printed form (85.07.30-033.28) or with other dots and dashes between
+// the groups (850730-033-28).
+var nnPattern = regexp.MustCompile(`\d{2}[-.]?\d{2}[-.]?\d{2}[-.]?\d{3}[-.]?\d{2}`)
 
 // MaskNationalNumbers replaces every national-number-shaped run of digits
 // that is not part of a longer number with its first 6 digits and 5
