@@ -57,7 +57,9 @@ without_pcscd() {
 	local out skipped
 	if ! out=$(PCSCLITE_CSOCK_NAME=/nonexistent/pcscd.comm CARDBRIDGE_RIG= CARDBRIDGE_E2E= \
 		go test -count=1 -v ./... 2>&1); then
-		printf '%s\n' "$out" | grep -E '^(--- FAIL|FAIL|panic)' >&2 || printf '%s\n' "$out" | tail -40 >&2
+		# The failing tests with the lines they logged (-v output: a
+		# test's log lines come right before its --- FAIL line).
+		printf '%s\n' "$out" | grep -E -B25 -A5 '^(\s*--- FAIL|FAIL|panic)' >&2 || printf '%s\n' "$out" | tail -40 >&2
 		return 1
 	fi
 	skipped=$(printf '%s\n' "$out" | grep -c '^\*\*\* .*RIG TEST SKIPPED' || true)

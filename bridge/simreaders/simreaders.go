@@ -43,6 +43,7 @@ type Readers struct {
 	pinVerifies int
 	signatures  int
 	watchers    int // Watch calls in progress
+	maxWatchers int // most Watch calls ever in progress at once
 	lists       int // List calls
 	held        bool
 }
@@ -247,10 +248,19 @@ func (r *Readers) Watchers() int {
 	return r.watchers
 }
 
+// MaxWatchers returns the most Watch calls that were ever in progress at
+// the same time.
+func (r *Readers) MaxWatchers() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.maxWatchers
+}
+
 // Watch implements bridge.Readers.
 func (r *Readers) Watch(ctx context.Context, known []bridge.ReaderInfo) ([]bridge.ReaderInfo, error) {
 	r.mu.Lock()
 	r.watchers++
+	r.maxWatchers = max(r.maxWatchers, r.watchers)
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
