@@ -5,6 +5,7 @@ package desktoptests
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -167,7 +168,7 @@ func TestPortalToDialogsAndTray(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logFile.Close()
+	t.Cleanup(func() { logFile.Close() }) // after stop, below: the daemon logs until it ends
 	store, err := config.Open(filepath.Join(dir, "config.json"), config.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +180,8 @@ func TestPortalToDialogsAndTray(t *testing.T) {
 	}
 	readers.Insert("Reader A", card)
 	mon := tray.NewMonitor(readers, log)
-	go mon.Run(ctx)
+	monDone := make(chan struct{})
+	go func() { mon.Run(ctx); close(monDone) }()
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -200,6 +202,32 @@ func TestPortalToDialogsAndTray(t *testing.T) {
 			LogPath: filepath.Join(dir, "cardbridge.log"), States: mon.States(), OnQuit: cancel, Logger: log,
 			RefreshInterval: 100 * time.Millisecond})
 	}()
+	// stop ends everything that writes into dir (the log, the consent
+	// store) and waits for it, so that nothing writes there while the
+	// test's cleanup removes dir; it runs before that cleanup even when
+	// the test stops early. It returns the tray's error.
+	var trayErr error
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return trayErr
+		}
+		stopped = true
+		cancel()
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		select {
+		case trayErr = <-trayDone:
+		case <-time.After(10 * time.Second):
+			trayErr = errors.New("tray did not stop")
+		}
+		<-monDone
+		return trayErr
+	}
+	t.Cleanup(func() { stop() })
 	bus, err := dbus.ConnectSessionBus()
 	if err != nil {
 		t.Fatal(err)
@@ -267,18 +295,11 @@ func TestPortalToDialogsAndTray(t *testing.T) {
 		t.Fatalf("pin.verify: %s %+v", f.Result, f.Error)
 	}
 
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
 	// The PIN never reaches the log.
-	logFile.Close()
 	if data, _ := os.ReadFile(filepath.Join(dir, "cardbridge.log")); strings.Contains(string(data), "2468") || len(data) == 0 {
 		t.Errorf("log empty or holding the PIN:\n%s", data)
-	}
-	cancel()
-	select {
-	case err := <-trayDone:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("tray did not stop")
 	}
 }
