@@ -63,9 +63,9 @@ func readManifest(path string) []string {
 	var dirs []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		d := strings.TrimSpace(sc.Text())
-		if filepath.IsAbs(d) && strings.HasPrefix(filepath.Clean(d), prefix) && !slices.Contains(dirs, d) {
-			dirs = append(dirs, filepath.Clean(d))
+		d := filepath.Clean(strings.TrimSpace(sc.Text()))
+		if filepath.IsAbs(d) && strings.HasPrefix(d, prefix) && !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
 		}
 	}
 	return dirs
