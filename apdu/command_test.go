@@ -395,7 +395,7 @@ func TestCommandStringHidesData(t *testing.T) {
 	renderings := map[string]string{
 		"String":        c.String(),
 		"%v":            fmt.Sprintf("%v", c),
-		"%s":            fmt.Sprintf("%s", c),
+		"%s":            fmt.Sprintf("%s", c), //lint:ignore S1025 how fmt prints a Command is what is tested
 		"%+v":           fmt.Sprintf("%+v", c),
 		"ptr %v":        fmt.Sprintf("%v", &c),
 		"wrapped error": fmt.Errorf("%s: %w", c, apdu.SWSecurityStatus.Err()).Error(),

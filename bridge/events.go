@@ -99,7 +99,7 @@ func (h *watchHub) run(ctx context.Context, known []ReaderInfo) {
 		if err != nil {
 			if !failing {
 				failing = true
-				h.broadcast(ctx, nil, toError(nil, err))
+				h.broadcast(ctx, nil, toError(ctx, err))
 			}
 			t := time.NewTimer(backoff)
 			select {

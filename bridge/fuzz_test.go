@@ -215,7 +215,8 @@ func FuzzHandle(f *testing.F) {
 		c.reqWG.Wait()
 		s.hub.unsubscribe(c)
 		c.cancel()
-		c.wmu.Lock() // the writes are done; this orders them before the reads below
+		c.wmu.Lock()
+		//lint:ignore SA2001 the writes are done; taking the lock orders them before the reads below
 		c.wmu.Unlock()
 		// Every frame gets exactly one answer.
 		if len(got) != 1 {

@@ -100,16 +100,6 @@ type frame struct {
 	Event string `json:"event"`
 }
 
-// call sends a request and waits for its response, skipping events.
-func (p *page) call(method string) frame {
-	p.t.Helper()
-	p.id++
-	if err := p.ws.WriteJSON(map[string]any{"id": p.id, "method": method, "params": map[string]any{}}); err != nil {
-		p.t.Fatal(err)
-	}
-	return p.await(p.id)
-}
-
 func (p *page) send(method string) int {
 	p.id++
 	if err := p.ws.WriteJSON(map[string]any{"id": p.id, "method": method, "params": map[string]any{}}); err != nil {

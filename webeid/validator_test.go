@@ -320,14 +320,13 @@ func newKeyCert(e *env, key crypto.Signer) (*x509.Certificate, crypto.Signer) {
 
 func TestValidateExpiredCertificateReason(t *testing.T) {
 	e := newEnv(t)
-	tok := makeToken(t, keyP384, e.auth, "ES384", testOrigin, e.nonce)
 	e.clock.Advance(6 * 365 * 24 * time.Hour) // past the leaf's NotAfter...
 	// ...but also past the nonce's TTL: issue a fresh one at the new time.
 	n, err := e.v.NewNonce(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok = makeToken(t, keyP384, e.auth, "ES384", testOrigin, n)
+	tok := makeToken(t, keyP384, e.auth, "ES384", testOrigin, n)
 	_, err = e.v.Validate(context.Background(), tok, n)
 	var inv x509.CertificateInvalidError
 	if !errors.As(err, &inv) || inv.Reason != x509.Expired {

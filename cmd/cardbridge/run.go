@@ -31,18 +31,14 @@ func (l *stringList) Set(s string) error {
 	return nil
 }
 
-// runDaemon is "cardbridge run": the WebSocket daemon that portal pages
-// talk to, on 127.0.0.1 and [::1], until ctx is done.
+// serveDaemon is "cardbridge run": the WebSocket daemon that portal pages
+// talk to, on 127.0.0.1 and [::1], until ctx is done. Usage and start-up
+// errors go to stderr.
 //
 // There is deliberately no flag that approves anything on the user's
 // behalf: consent, signatures and PINs always come from a person, through
 // native dialogs or, without a desktop, an interactive terminal. With
 // neither, everything is refused.
-func runDaemon(ctx context.Context, args []string) error {
-	return serveDaemon(ctx, args, os.Stderr)
-}
-
-// serveDaemon is runDaemon logging to stderr.
 func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -598,13 +598,6 @@ type photoResult struct {
 	Integrity integrity `json:"integrity"`
 }
 
-type addressResult struct {
-	Address struct {
-		Street string `json:"street"`
-	} `json:"address"`
-	Integrity integrity `json:"integrity"`
-}
-
 func unmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -276,12 +276,12 @@ func TestResponseChaining(t *testing.T) {
 		{"00 22 41 B6 05 04 80 08 84 82", apdu.SWOK},
 		{pso, 0x6100},
 	})
-	first := expect(t, c, "00 C0 00 00 80", 0x6180)
+	expect(t, c, "00 C0 00 00 80", 0x6180)
 	expect(t, c, "00 C0 00 00 FF", 0x6C80) // too long: the data stays
 	expect(t, c, "00 C0 01 00 80", apdu.SWIncorrectP1P2)
 	expect(t, c, "00 C0 00 00 80", apdu.SWConditionsNotSatisfied) // bad GET RESPONSE dropped it
 	expect(t, c, pso, 0x6100)
-	first = expect(t, c, "00 C0 00 00 80", 0x6180)
+	first := expect(t, c, "00 C0 00 00 80", 0x6180)
 	expect(t, c, "00 C0 00 00 FF", 0x6C80)
 	second := expect(t, c, "00 C0 00 00 80", apdu.SWOK)
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], append(first, second...)); err != nil {
