@@ -60,11 +60,14 @@ vpcd_listening() {
 
 ready() { [ -S "$socket" ] && vpcd_listening; }
 
+# Right after the start the process may not be pcscd yet (still the shell's
+# fork, or setsid, until it execs pcscd; slow on a loaded machine), so only
+# its death ends the wait early. 30 s covers a cold start on a busy CI box.
 wait_ready() { # pid
 	local i
-	for i in $(seq 100); do
+	for i in $(seq 300); do
 		ready && return 0
-		is_pcscd "$1" || return 1
+		[ -d "/proc/$1" ] || return 1
 		sleep 0.1
 	done
 	return 1
