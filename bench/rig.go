@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -92,23 +93,11 @@ func waitReader(ctx context.Context, ok func(pcsc.ReaderState) bool) error {
 		return err
 	}
 	defer pc.Close()
-	states, err := pc.Readers(ctx)
-	for {
-		if err != nil {
-			return err
+	if _, err := pc.WaitReader(ctx, virtualReader, ok); err != nil {
+		if errors.Is(err, pcsc.ErrReaderUnavailable) {
+			return fmt.Errorf("pcscd has no %q reader (is vsmartcard-vpcd installed?): %w", virtualReader, err)
 		}
-		found := false
-		for _, st := range states {
-			if st.Name == virtualReader {
-				found = true
-				if ok(st) {
-					return nil
-				}
-			}
-		}
-		if !found {
-			return fmt.Errorf("pcscd has no %q reader (is vsmartcard-vpcd installed?)", virtualReader)
-		}
-		states, err = pc.WaitChange(ctx, states)
+		return err
 	}
+	return nil
 }

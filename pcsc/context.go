@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -353,4 +354,28 @@ func (s ReaderState) equal(o ReaderState) bool {
 		bytes.Equal(s.ATR, o.ATR) && s.InUse == o.InUse &&
 		s.Exclusive == o.Exclusive && s.Mute == o.Mute &&
 		s.Unavailable == o.Unavailable && s.EventCount == o.EventCount
+}
+
+// WaitReader blocks, with WaitChange, until the state of the reader called
+// name satisfies ok, and returns that state. It fails with an error
+// matching ErrReaderUnavailable when no reader of that name is listed (or
+// it goes away), and with WaitChange's errors otherwise; with an error it
+// returns the reader's last state seen, if any.
+func (c *Context) WaitReader(ctx context.Context, name string, ok func(ReaderState) bool) (ReaderState, error) {
+	states, err := c.Readers(ctx)
+	var last ReaderState
+	for {
+		if err != nil {
+			return last, err
+		}
+		i := slices.IndexFunc(states, func(st ReaderState) bool { return st.Name == name })
+		if i < 0 {
+			return last, fmt.Errorf("%w: no reader %q", ErrReaderUnavailable, name)
+		}
+		if ok(states[i]) {
+			return states[i], nil
+		}
+		last = states[i]
+		states, err = c.WaitChange(ctx, states)
+	}
 }

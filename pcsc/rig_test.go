@@ -154,6 +154,39 @@ func TestWaitChangeSeesRemovalAndInsertion(t *testing.T) {
 	}
 }
 
+func TestWaitReader(t *testing.T) {
+	slot := rig.Insert(t, &echoCard{})
+	pc := establish(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+
+	// Already true: returns at once with the state.
+	st, err := pc.WaitReader(ctx, rig.Reader, func(st pcsc.ReaderState) bool { return st.CardPresent })
+	if err != nil || !bytes.Equal(st.ATR, testATR) {
+		t.Fatalf("WaitReader(card present) = %+v, %v", st, err)
+	}
+	// True only after a change: waits for it.
+	done := make(chan error, 1)
+	go func() {
+		_, err := pc.WaitReader(ctx, rig.Reader, func(st pcsc.ReaderState) bool { return !st.CardPresent })
+		done <- err
+	}()
+	slot.Remove()
+	if err := <-done; err != nil {
+		t.Fatalf("WaitReader(empty) across removal: %v", err)
+	}
+	// No such reader: a typed error, not a wait.
+	if _, err := pc.WaitReader(ctx, "No Such Reader 00 00", func(pcsc.ReaderState) bool { return true }); !errors.Is(err, pcsc.ErrReaderUnavailable) {
+		t.Errorf("WaitReader(unknown reader) = %v, want ErrReaderUnavailable", err)
+	}
+	// Never true: ends with ctx.
+	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancelShort()
+	if _, err := pc.WaitReader(short, rig.Reader, func(pcsc.ReaderState) bool { return false }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitReader(never) = %v, want the deadline", err)
+	}
+}
+
 func TestWaitChangeStaysAsleep(t *testing.T) {
 	rig.Insert(t, &echoCard{})
 	pc := establish(t)

@@ -196,18 +196,8 @@ func waitReader(ctx context.Context, ok func(pcsc.ReaderState) bool) error {
 		return err
 	}
 	defer pc.Close()
-	states, err := pc.Readers(ctx)
-	for {
-		if err != nil {
-			return err
-		}
-		for _, st := range states {
-			if st.Name == rig.Reader && ok(st) {
-				return nil
-			}
-		}
-		states, err = pc.WaitChange(ctx, states)
-	}
+	_, err = pc.WaitReader(ctx, rig.Reader, ok)
+	return err
 }
 
 // whileOpen returns a prompter hook that runs f once, when the dialog

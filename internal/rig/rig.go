@@ -172,25 +172,8 @@ func (s *Slot) Reinsert() {
 	}
 }
 
-// waitFor waits, with SCardGetStatusChange, until the reader's state
-// satisfies ok. It returns the last state seen.
+// waitFor waits until the reader's state satisfies ok. It returns the
+// last state seen.
 func (s *Slot) waitFor(ctx context.Context, ok func(pcsc.ReaderState) bool) (pcsc.ReaderState, error) {
-	states, err := s.pc.Readers(ctx)
-	for {
-		if err != nil {
-			return pcsc.ReaderState{}, err
-		}
-		i := slices.IndexFunc(states, func(st pcsc.ReaderState) bool { return st.Name == Reader })
-		if i < 0 {
-			return pcsc.ReaderState{}, fmt.Errorf("reader %q disappeared", Reader)
-		}
-		if ok(states[i]) {
-			return states[i], nil
-		}
-		last := states[i]
-		states, err = s.pc.WaitChange(ctx, states)
-		if err != nil {
-			return last, err
-		}
-	}
+	return s.pc.WaitReader(ctx, Reader, ok)
 }
