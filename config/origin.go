@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 // NormalizeOrigin returns the canonical serialisation of a web origin:
@@ -92,4 +94,45 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// RegistrableDomain returns the part of host that one owner registered:
+// the public suffix (from the Public Suffix List, through
+// golang.org/x/net/publicsuffix) and the one label before it, as in
+// "smart-id.com" for "registration.smart-id.com" or "b.co.uk" for
+// "a.b.co.uk". An IP address, a single-label name such as localhost and
+// a public suffix itself are returned whole: nothing in them is shared
+// with another owner. Host names are compared in lower case.
+func RegistrableDomain(host string) string {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if strings.HasPrefix(host, "[") || net.ParseIP(host) != nil {
+		return host
+	}
+	d, err := publicsuffix.EffectiveTLDPlusOne(host)
+	if err != nil {
+		return host
+	}
+	return d
+}
+
+// Site returns the schemeful site of a canonical origin (as returned by
+// NormalizeOrigin): its scheme and registrable domain, without the port,
+// such as "https://smart-id.com" for "https://registration.smart-id.com".
+// Every origin of one site belongs to one owner, who can make as many of
+// them as they like: limits that must hold against a hostile page are
+// kept per site, not per origin. A string that is not an origin is
+// returned unchanged.
+func Site(origin string) string {
+	scheme, hostport, ok := strings.Cut(origin, "://")
+	if !ok {
+		return origin
+	}
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+		if strings.Contains(h, ":") {
+			host = "[" + h + "]"
+		}
+	}
+	return scheme + "://" + RegistrableDomain(host)
 }

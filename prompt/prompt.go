@@ -183,10 +183,13 @@ func (p *Prompter) ConfirmSignature(ctx context.Context, req bridge.SignatureReq
 	if req.DocumentName != "" {
 		doc = p.lang.T("sign.document", DisplayText(req.DocumentName, 200))
 	}
+	// The page's document name comes last but for the legal notice, on
+	// its own line: whatever survives DisplayText of it cannot sit on
+	// the origin or the digest.
 	text := strings.Join([]string{
 		p.lang.T("sign.text", origin),
-		doc,
 		p.lang.T("sign.digest", DisplayText(req.HashAlgorithm, 16), FormatDigest(req.DigestHex)),
+		doc,
 		p.lang.T("sign.legal"),
 	}, "\n\n")
 	ans, err := p.dialogs.Question(pctx, Question{

@@ -24,7 +24,7 @@ var catalog = map[Lang]map[string]string{
 
 		"sign.title":      "cardbridge – Confirm signature",
 		"sign.text":       "%s asks you to sign with your ID card.",
-		"sign.document":   "Document: %s",
+		"sign.document":   "Document, as the website names it:\n%s",
 		"sign.nodocument": "The website did not name the document.",
 		"sign.digest":     "Fingerprint (%s):\n%s",
 		"sign.legal":      "A signature with your ID card has the same legal value as your handwritten signature.",
@@ -71,7 +71,7 @@ var catalog = map[Lang]map[string]string{
 
 		"sign.title":      "cardbridge – handtekening bevestigen",
 		"sign.text":       "%s vraagt u te ondertekenen met uw identiteitskaart.",
-		"sign.document":   "Document: %s",
+		"sign.document":   "Document, zoals de website het noemt:\n%s",
 		"sign.nodocument": "De website heeft het document niet genoemd.",
 		"sign.digest":     "Vingerafdruk (%s):\n%s",
 		"sign.legal":      "Een handtekening met uw identiteitskaart heeft dezelfde juridische waarde als uw handgeschreven handtekening.",
@@ -118,7 +118,7 @@ var catalog = map[Lang]map[string]string{
 
 		"sign.title":      "cardbridge – confirmer la signature",
 		"sign.text":       "%s vous demande de signer avec votre carte d'identité.",
-		"sign.document":   "Document : %s",
+		"sign.document":   "Document, tel que le site le nomme :\n%s",
 		"sign.nodocument": "Le site n'a pas indiqué le nom du document.",
 		"sign.digest":     "Empreinte (%s) :\n%s",
 		"sign.legal":      "Une signature avec votre carte d'identité a la même valeur juridique que votre signature manuscrite.",
@@ -165,7 +165,7 @@ var catalog = map[Lang]map[string]string{
 
 		"sign.title":      "cardbridge – Signatur bestätigen",
 		"sign.text":       "%s bittet Sie, mit Ihrem Personalausweis zu unterschreiben.",
-		"sign.document":   "Dokument: %s",
+		"sign.document":   "Dokument, wie die Website es nennt:\n%s",
 		"sign.nodocument": "Die Website hat das Dokument nicht benannt.",
 		"sign.digest":     "Fingerabdruck (%s):\n%s",
 		"sign.legal":      "Eine Signatur mit Ihrem Personalausweis hat dieselbe rechtliche Wirkung wie Ihre handschriftliche Unterschrift.",
