@@ -6,6 +6,10 @@ export const DEFAULT_URL: string;
 /** Protocol version this client speaks (1). */
 export const PROTOCOL_VERSION: 1;
 
+/** How the client reaches cardbridge. */
+export type TransportName = "extension" | "websocket";
+export const Transport: Readonly<{ EXTENSION: "extension"; WEBSOCKET: "websocket" }>;
+
 /** Error codes sent by the daemon (see docs/protocol.md). */
 export type ProtocolErrorCode =
   | "BAD_REQUEST"
@@ -35,6 +39,13 @@ export type ProtocolErrorCode =
 /**
  * Codes raised by the client itself.
  *
+ * - DAEMON_UNAVAILABLE, through the extension (`data.transport`
+ *   "extension"): the extension could not start the cardbridge host
+ *   (usually "Specified native messaging host not found": cardbridge is not
+ *   installed for this browser), or the host ended before answering; with
+ *   transport "extension" and no extension, `data.reason` "no-extension".
+ *   Through the extension, refusals are not guessed: the host says
+ *   CONSENT_DENIED or ORIGIN_NOT_ALLOWED itself.
  * - DAEMON_UNAVAILABLE: the WebSocket never opened and nothing suggests the
  *   browser blocked it. Usually the daemon is not installed or not running.
  *   Browsers hide why a WebSocket failed (refused port, HTTP 403, policy
@@ -264,6 +275,15 @@ export interface CardBridgeOptions {
   fetch?: typeof fetch;
   /** Probe GET /v1/health (mode no-cors) after a failed connect to tell "refused" from "absent". Default true. */
   probe?: boolean;
+  /**
+   * "auto" (default): the cardbridge extension when the page has it, else
+   * the WebSocket. "extension" or "websocket" to use only that one.
+   */
+  transport?: "auto" | TransportName;
+  /** How long connect() waits for the extension's answer to its probe; default 400 ms. */
+  extensionProbeMs?: number;
+  /** The window the extension's content script listens on; default globalThis.window (tests). */
+  window?: any;
 }
 
 export interface CardBridgeEvents {
@@ -281,6 +301,8 @@ export interface CardBridgeEvents {
 export class CardBridge {
   constructor(options?: CardBridgeOptions);
   readonly url: string;
+  /** The transport of the current or last connection; null before the first connect(). */
+  readonly transport: TransportName | null;
   readonly connected: boolean;
   readonly hello: Hello | null;
 

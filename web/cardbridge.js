@@ -1,8 +1,11 @@
 // cardbridge.js — browser client for the cardbridge daemon (protocol v1).
 //
-// A portal page imports this module, connects to the daemon on the user's
-// own machine over a loopback WebSocket and calls card methods. No build
-// step, no dependencies: it is a plain ES module.
+// A portal page imports this module, connects to cardbridge on the user's
+// own machine and calls card methods. It uses the cardbridge browser
+// extension when the page has it (native messaging: no socket, no Local
+// Network Access prompt) and the loopback WebSocket otherwise; the API and
+// the error codes are the same either way. No build step, no
+// dependencies: it is a plain ES module.
 //
 //   import { CardBridge, CardBridgeError, ErrorCode } from "./cardbridge.js";
 //   const bridge = new CardBridge();
@@ -17,6 +20,12 @@ export const DEFAULT_URL = "ws://127.0.0.1:27183/v1";
 
 /** Protocol version this client speaks. */
 export const PROTOCOL_VERSION = 1;
+
+/** The ways to reach cardbridge, for the `transport` option and property. */
+export const Transport = Object.freeze({
+  EXTENSION: "extension",
+  WEBSOCKET: "websocket",
+});
 
 /**
  * Every error code a CardBridgeError can carry: the daemon's protocol codes
@@ -214,6 +223,10 @@ export class CardBridge {
   #consentTimeoutMs;
   #reconnect;
   #probe;
+  #window;
+  #transportChoice; // "auto" | "extension" | "websocket"
+  #extensionProbeMs;
+  #transport = null; // the transport of the current or last connection
   #deniedAt = 0; // when the daemon last refused this page after asking the user
 
   #ws = null;
@@ -240,6 +253,12 @@ export class CardBridge {
    * @param {Permissions} [options.permissions] navigator.permissions replacement (tests)
    * @param {typeof fetch} [options.fetch] fetch replacement for the health probe (tests)
    * @param {boolean} [options.probe] probe GET /v1/health after a failed connect (default true)
+   * @param {"auto"|"extension"|"websocket"} [options.transport] "auto" (default): the
+   *   extension when the page has it, else the WebSocket
+   * @param {number} [options.extensionProbeMs] how long connect() waits for the extension to
+   *   answer its probe (default 400 ms; the extension's content script runs before the page's
+   *   scripts, so it answers at once when present)
+   * @param {Window} [options.window] the window the extension's content script listens on (tests)
    */
   constructor({
     url = DEFAULT_URL,
@@ -251,7 +270,16 @@ export class CardBridge {
     permissions,
     fetch: fetchImpl,
     probe = true,
+    transport = "auto",
+    extensionProbeMs = 400,
+    window: win,
   } = {}) {
+    if (!["auto", Transport.EXTENSION, Transport.WEBSOCKET].includes(transport)) {
+      throw new TypeError(`transport must be "auto", "extension" or "websocket", not ${transport}`);
+    }
+    this.#transportChoice = transport;
+    this.#extensionProbeMs = extensionProbeMs;
+    this.#window = win ?? (typeof globalThis.window === "object" ? globalThis.window : undefined);
     this.#url = url;
     this.#WebSocket = WS ?? globalThis.WebSocket;
     this.#permissions = permissions ?? globalThis.navigator?.permissions;
@@ -272,7 +300,16 @@ export class CardBridge {
     return this.#url;
   }
 
-  /** True while the WebSocket is open and the hello was received. */
+  /**
+   * How this client reaches cardbridge: "extension" (the cardbridge browser
+   * extension and native messaging) or "websocket" (ws:// on loopback); null
+   * before the first connect() chose.
+   */
+  get transport() {
+    return this.#transport;
+  }
+
+  /** True while the connection is open and the hello was received. */
   get connected() {
     return this.#state === "open";
   }
@@ -515,7 +552,96 @@ export class CardBridge {
     }
   }
 
-  #open() {
+  async #open() {
+    if (this.#transportChoice !== Transport.WEBSOCKET) {
+      const ext = await findExtension(this.#window, this.#extensionProbeMs);
+      if (ext) {
+        this.#transport = Transport.EXTENSION;
+        return this.#openExtension(ext);
+      }
+      if (this.#transportChoice === Transport.EXTENSION) {
+        this.#transport = Transport.EXTENSION;
+        throw new ConnectionError(ErrorCode.DAEMON_UNAVAILABLE, "The cardbridge browser extension is not installed or not enabled on this page", {
+          reason: "no-extension",
+        });
+      }
+    }
+    this.#transport = Transport.WEBSOCKET;
+    return this.#openWebSocket();
+  }
+
+  // Opens a session through the extension. The host asks the user about
+  // an origin it does not know before it says hello, so the wait for the
+  // hello is the consent timeout. Failures carry the host's or the
+  // extension's own code: no guessing as with a WebSocket.
+  #openExtension(ext) {
+    return new Promise((resolve, reject) => {
+      this.#state = "connecting";
+      const startedAt = Date.now();
+      const sock = new ExtensionSocket(this.#window, ext.version);
+      this.#ws = sock;
+      let done = false;
+      const fail = (err) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        detach(sock);
+        if (this.#ws === sock) this.#ws = null;
+        this.#state = "closed";
+        sock.close();
+        reject(err);
+      };
+      const timer = setTimeout(
+        () =>
+          fail(
+            makeError(ErrorCode.CONSENT_DENIED, "The user did not answer whether this site may use the card", {
+              reason: "consent-timeout",
+              waitedMs: Date.now() - startedAt,
+              transport: Transport.EXTENSION,
+            }),
+          ),
+        this.#consentTimeoutMs,
+      );
+      sock.onclose = (ev) => {
+        const r = ev?.cardbridge ?? {};
+        fail(
+          makeError(String(r.code || ErrorCode.DAEMON_UNAVAILABLE), r.message || "The cardbridge extension closed the session", {
+            reason: "extension-closed",
+            transport: Transport.EXTENSION,
+          }),
+        );
+      };
+      sock.onmessage = (ev) => {
+        let msg;
+        try {
+          msg = JSON.parse(ev.data);
+        } catch {
+          msg = null;
+        }
+        if (msg?.event === "refused") {
+          // The host ends the session after this; the user or the
+          // administrator's policy refused the page.
+          const { code, message, data } = msg.data ?? {};
+          const waitedMs = Date.now() - startedAt;
+          if (code === ErrorCode.CONSENT_DENIED) this.#deniedAt = Date.now();
+          fail(makeError(String(code || ErrorCode.ORIGIN_NOT_ALLOWED), message, { ...data, waitedMs, transport: Transport.EXTENSION }));
+          return;
+        }
+        const bad = helloError(msg, { transport: Transport.EXTENSION });
+        if (bad) {
+          fail(bad);
+          return;
+        }
+        const hello = msg.data;
+        done = true;
+        clearTimeout(timer);
+        this.#attach(sock, hello);
+        resolve(hello);
+      };
+    });
+  }
+
+  #openWebSocket() {
     return new Promise((resolve, reject) => {
       const WS = this.#WebSocket;
       if (typeof WS !== "function") {
@@ -644,20 +770,12 @@ export class CardBridge {
           fail(new ConnectionError(ErrorCode.PROTOCOL_ERROR, "The service sent something that is not JSON"));
           return;
         }
-        if (msg?.event !== "hello") {
-          fail(new ConnectionError(ErrorCode.PROTOCOL_ERROR, "Expected the hello event first"));
+        const bad = helloError(msg);
+        if (bad) {
+          fail(bad);
           return;
         }
-        const hello = msg.data ?? {};
-        if (hello.protocol !== PROTOCOL_VERSION) {
-          fail(
-            new ConnectionError(ErrorCode.PROTOCOL_ERROR, `The service speaks protocol ${hello.protocol}, this page needs ${PROTOCOL_VERSION}`, {
-              protocol: hello.protocol,
-              version: hello.version,
-            }),
-          );
-          return;
-        }
+        const hello = msg.data;
         done = true;
         stopWatching();
         clearTimeout(timer);
@@ -907,7 +1025,121 @@ export class CardBridge {
   }
 }
 
+// ---- the extension transport ------------------------------------------------
+//
+// The cardbridge extension's content script and the page talk with window
+// messages tagged {cardbridge: "page" | "extension"} (docs/protocol.md §10).
+
+const EXTENSION_TAG = "extension";
+const PAGE_TAG = "page";
+
+function postToSelf(win, msg) {
+  // The message is for this window only; its own origin as the target
+  // keeps it from a document the window may have navigated to since.
+  const origin = win.location?.origin;
+  win.postMessage({ cardbridge: PAGE_TAG, ...msg }, origin && origin !== "null" ? origin : "*");
+}
+
+function fromExtension(win, ev) {
+  const m = ev?.data;
+  return ev.source === win && m !== null && typeof m === "object" && m.cardbridge === EXTENSION_TAG ? m : null;
+}
+
+/**
+ * Looks for the cardbridge extension's content script in win: it announces
+ * itself on its own at document_start, and again when asked. Resolves to
+ * {version} or, after timeoutMs without an answer, null.
+ */
+function findExtension(win, timeoutMs) {
+  if (!win || typeof win.postMessage !== "function" || typeof win.addEventListener !== "function") return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const onMessage = (ev) => {
+      const m = fromExtension(win, ev);
+      if (m?.type === "present" && m.protocol === PROTOCOL_VERSION) finish({ version: typeof m.version === "string" ? m.version : "" });
+    };
+    const finish = (v) => {
+      clearTimeout(timer);
+      win.removeEventListener("message", onMessage);
+      resolve(v);
+    };
+    const timer = setTimeout(() => finish(null), timeoutMs);
+    win.addEventListener("message", onMessage);
+    postToSelf(win, { type: "probe" });
+  });
+}
+
+function newSessionId() {
+  const c = globalThis.crypto;
+  if (typeof c?.randomUUID === "function") return c.randomUUID();
+  const b = new Uint8Array(16);
+  c.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * One session through the extension, shaped like the parts of a WebSocket
+ * the client uses (send, close, onmessage, onclose), so that everything
+ * after the hello is the same code for both transports. Messages are JSON
+ * text on this side, as with a WebSocket; they travel as objects.
+ */
+class ExtensionSocket {
+  onmessage = null;
+  onclose = null;
+  onerror = null;
+  onopen = null;
+  #win;
+  #session = newSessionId();
+  #listener;
+  #closed = false;
+
+  constructor(win, extensionVersion) {
+    this.#win = win;
+    this.extensionVersion = extensionVersion;
+    this.#listener = (ev) => {
+      const m = fromExtension(win, ev);
+      if (!m || m.session !== this.#session) return;
+      if (m.type === "message") {
+        this.onmessage?.({ data: JSON.stringify(m.data) });
+      } else if (m.type === "closed") {
+        this.#end();
+        const reason = m.reason && typeof m.reason === "object" ? m.reason : {};
+        this.onclose?.({ code: 1006, reason: String(reason.message ?? ""), cardbridge: reason });
+      }
+    };
+    win.addEventListener("message", this.#listener);
+    postToSelf(win, { type: "open", session: this.#session });
+  }
+
+  send(text) {
+    if (this.#closed) throw new Error("the session is closed");
+    postToSelf(this.#win, { type: "message", session: this.#session, data: JSON.parse(text) });
+  }
+
+  close() {
+    if (this.#closed) return;
+    postToSelf(this.#win, { type: "close", session: this.#session });
+    this.#end();
+  }
+
+  #end() {
+    this.#closed = true;
+    this.#win.removeEventListener("message", this.#listener);
+  }
+}
+
 // ---- helpers --------------------------------------------------------------
+
+// The error for a first message that is not a protocol-1 hello, or null.
+function helloError(msg, data = {}) {
+  if (msg?.event !== "hello") return new ConnectionError(ErrorCode.PROTOCOL_ERROR, "Expected the hello event first", data);
+  const hello = msg.data ?? {};
+  if (hello.protocol === PROTOCOL_VERSION) return null;
+  return new ConnectionError(ErrorCode.PROTOCOL_ERROR, `The service speaks protocol ${hello.protocol}, this page needs ${PROTOCOL_VERSION}`, {
+    protocol: hello.protocol,
+    version: hello.version,
+    ...data,
+  });
+}
 
 function detach(ws) {
   ws.onopen = ws.onclose = ws.onmessage = ws.onerror = null;

@@ -181,7 +181,9 @@ async function checkService() {
   try {
     await state.bridge.connect();
     const v = await state.bridge.version();
-    status.textContent = `Card service found (cardbridge ${v.version}).`;
+    const via = state.bridge.transport === "extension" ? "through the cardbridge browser extension" : "over the local connection";
+    status.textContent = `Card service found (cardbridge ${v.version}, ${via}).`;
+    status.dataset.transport = state.bridge.transport ?? "";
     status.dataset.state = "ok";
     await startReaders();
   } catch (e) {
