@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // A Transmitter sends one command APDU and returns the card's raw response
@@ -36,7 +37,21 @@ var ErrProtocol = errors.New("apdu: card protocol error")
 // the card has nothing more to give. The status word of the final response
 // is returned as is, not as an error; callers check it.
 func Exchange(ctx context.Context, t Transmitter, cmd Command) (Response, error) {
-	resp, err := transmitExact(ctx, t, cmd)
+	return Exchanger{}.Exchange(ctx, t, cmd)
+}
+
+// An Exchanger is Exchange and Run with settings for cards that need them.
+// The zero value behaves as the package functions.
+type Exchanger struct {
+	// ResendDelay is the pause between a 6Cxx answer and the command sent
+	// again with the exact length. Some cards stay mute when the repeat
+	// comes at once: the Belgian eID is one (see apdu/beid).
+	ResendDelay time.Duration
+}
+
+// Exchange is the package's Exchange with x's settings.
+func (x Exchanger) Exchange(ctx context.Context, t Transmitter, cmd Command) (Response, error) {
+	resp, err := x.transmitExact(ctx, t, cmd)
 	if err != nil {
 		return Response{}, err
 	}
@@ -50,7 +65,7 @@ func Exchange(ctx context.Context, t Transmitter, cmd Command) (Response, error)
 			return Response{}, fmt.Errorf("%w: more than %d GET RESPONSE rounds", ErrProtocol, maxGetResponses)
 		}
 		gr := Command{CLA: cmd.CLA & 0x03, INS: InsGetResponse, Le: n} // keep only the channel bits
-		if resp, err = transmitExact(ctx, t, gr); err != nil {
+		if resp, err = x.transmitExact(ctx, t, gr); err != nil {
 			return Response{}, err
 		}
 		data = append(data, resp.Data...)
@@ -63,7 +78,12 @@ func Exchange(ctx context.Context, t Transmitter, cmd Command) (Response, error)
 // Run is Exchange followed by a status word check: it returns the response
 // data when the card answered 9000, and a *StatusError otherwise.
 func Run(ctx context.Context, t Transmitter, cmd Command) ([]byte, error) {
-	resp, err := Exchange(ctx, t, cmd)
+	return Exchanger{}.Run(ctx, t, cmd)
+}
+
+// Run is the package's Run with x's settings.
+func (x Exchanger) Run(ctx context.Context, t Transmitter, cmd Command) ([]byte, error) {
+	resp, err := x.Exchange(ctx, t, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -74,9 +94,10 @@ func Run(ctx context.Context, t Transmitter, cmd Command) ([]byte, error) {
 }
 
 // transmitExact sends cmd and, when the card answers 6Cxx, sends it once
-// more with Le=xx. A 6Cxx answer to a command that already carries that Le,
-// or to the retry, is a protocol error: retrying again could loop forever.
-func transmitExact(ctx context.Context, t Transmitter, cmd Command) (Response, error) {
+// more with Le=xx, after x.ResendDelay. A 6Cxx answer to a command that
+// already carries that Le, or to the retry, is a protocol error: retrying
+// again could loop forever.
+func (x Exchanger) transmitExact(ctx context.Context, t Transmitter, cmd Command) (Response, error) {
 	resp, err := transmit(ctx, t, cmd)
 	if err != nil {
 		return Response{}, err
@@ -89,6 +110,9 @@ func transmitExact(ctx context.Context, t Transmitter, cmd Command) (Response, e
 		return Response{}, fmt.Errorf("%w: %s answered %s to its own exact length", ErrProtocol, cmd, resp.SW)
 	}
 	cmd.Le = le
+	if err := pause(ctx, x.ResendDelay); err != nil {
+		return Response{}, err
+	}
 	if resp, err = transmit(ctx, t, cmd); err != nil {
 		return Response{}, err
 	}
@@ -111,4 +135,19 @@ func transmit(ctx context.Context, t Transmitter, cmd Command) (Response, error)
 		return Response{}, err
 	}
 	return ParseResponse(raw)
+}
+
+// pause waits d, or less when ctx ends first.
+func pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -506,3 +506,53 @@ func TestRunStatusError(t *testing.T) {
 		})
 	}
 }
+
+// stampCard answers 6C10 to the first READ BINARY and 16 bytes to the
+// second, and records when each command arrived.
+type stampCard struct{ at []time.Time }
+
+func (s *stampCard) Transmit(_ context.Context, cmd []byte) ([]byte, error) {
+	s.at = append(s.at, time.Now())
+	if cmd[4] != 0x10 {
+		return h("6C 10"), nil
+	}
+	return append(seq(0, 16), 0x90, 0x00), nil
+}
+
+func TestExchangerResendDelay(t *testing.T) {
+	const delay = 30 * time.Millisecond
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+	}{{"no pause", 0}, {"pause", delay}} {
+		t.Run(tc.name, func(t *testing.T) {
+			card := &stampCard{}
+			x := apdu.Exchanger{ResendDelay: tc.delay}
+			data, err := x.Run(context.Background(), card, apdu.Command{INS: apdu.InsReadBinary, Le: 256})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(data, seq(0, 16)) || len(card.at) != 2 {
+				t.Fatalf("data % X after %d commands", data, len(card.at))
+			}
+			gap := card.at[1].Sub(card.at[0])
+			if gap < tc.delay {
+				t.Errorf("resend %v after the 6Cxx, want at least %v", gap, tc.delay)
+			}
+		})
+	}
+}
+
+func TestExchangerResendDelayCancelled(t *testing.T) {
+	card := &stampCard{}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	x := apdu.Exchanger{ResendDelay: time.Hour}
+	_, err := x.Exchange(ctx, card, apdu.Command{INS: apdu.InsReadBinary, Le: 256})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the context's deadline", err)
+	}
+	if len(card.at) != 1 {
+		t.Errorf("%d commands sent, want the resend left out", len(card.at))
+	}
+}

@@ -44,7 +44,12 @@ func withCard[T any](ctx context.Context, rc *reqCtx, info ReaderInfo, fn cardFu
 	}
 	defer sess.Close()
 	gs := &guardedSession{CardSession: sess, g: rc.guard}
-	return fn(ctx, gs, beid.New(gs))
+	var opts []beid.Option
+	if p, ok := sess.(beid.ResendPacer); ok {
+		// The guard wraps the session and hides what else it is.
+		opts = append(opts, beid.WithResendDelay(p.ResendDelay()))
+	}
+	return fn(ctx, gs, beid.New(gs, opts...))
 }
 
 // cardGuard orders, for one request, the commands that spend a PIN try or

@@ -178,12 +178,55 @@ func (e *PINError) Is(target error) bool {
 // PC/SC transaction per operation).
 type Card struct {
 	t Transmitter
+	x apdu.Exchanger
 	// Cached GET CARD DATA so that a session asks once.
 	data *CardData
 }
 
-// New returns a Card that talks through t.
-func New(t Transmitter) *Card { return &Card{t: t} }
+// DefaultResendDelay is the pause a Card makes, unless told otherwise,
+// between a 6Cxx answer and the command sent again with the exact length.
+// Real BELPIC cards do not answer a repeat that comes at once: OpenSC
+// waits 40 ms for every BELPIC card (src/libopensc/card-belpic.c: the card
+// "doesn't respond" otherwise), Fedict eid-mw 50 ms when GET CARD DATA
+// says applet 1.8 (cardcomm/pkcs11/src/cardlayer/card.cpp), e-Contract
+// commons-eid 10 ms, "mandatory for eID v1.0 and v1.1" (BeIDCard.java).
+// The longest of the three covers every generation. Every read of a file
+// whose size the driver cannot know ends in a 6Cxx, so this costs a few
+// tenths of a second per full read of a real card.
+const DefaultResendDelay = 50 * time.Millisecond
+
+// A ResendPacer is a Transmitter that knows the pause its card needs
+// between a 6Cxx answer and the exact-length repeat. New uses it instead
+// of DefaultResendDelay; the simulator's readers say 0.
+type ResendPacer interface {
+	ResendDelay() time.Duration
+}
+
+// An Option configures New.
+type Option func(*Card)
+
+// WithResendDelay sets the pause between a 6Cxx answer and the
+// exact-length repeat, overriding DefaultResendDelay and a ResendPacer.
+func WithResendDelay(d time.Duration) Option {
+	return func(c *Card) { c.x.ResendDelay = max(d, 0) }
+}
+
+// New returns a Card that talks through t. Without options it pauses
+// DefaultResendDelay before an exact-length repeat, or what t says when it
+// is a ResendPacer.
+func New(t Transmitter, opts ...Option) *Card {
+	c := &Card{t: t, x: apdu.Exchanger{ResendDelay: DefaultResendDelay}}
+	if p, ok := t.(ResendPacer); ok {
+		c.x.ResendDelay = max(p.ResendDelay(), 0)
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// ResendDelay returns the pause c makes before an exact-length repeat.
+func (c *Card) ResendDelay() time.Duration { return c.x.ResendDelay }
 
 // Integrity is the outcome of checking the RRN signatures over the identity
 // and address files and the photo against its hash.

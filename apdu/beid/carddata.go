@@ -65,7 +65,7 @@ func (c *Card) CardData(ctx context.Context) (*CardData, error) {
 		if errors.As(err, &se) {
 			// Someone may have left another applet selected.
 			sel := apdu.Command{CLA: 0x00, INS: apdu.InsSelect, P1: 0x04, P2: 0x0C, Data: appletAID}
-			if _, serr := apdu.Run(ctx, c.t, sel); serr != nil {
+			if _, serr := c.x.Run(ctx, c.t, sel); serr != nil {
 				return nil, fmt.Errorf("%w: %w", ErrNotBelpic, err)
 			}
 			b, err = c.getCardData(ctx, 0x00, cardDataLen)
@@ -89,7 +89,7 @@ func (c *Card) CardData(ctx context.Context) (*CardData, error) {
 
 func (c *Card) getCardData(ctx context.Context, p2 byte, le int) ([]byte, error) {
 	cmd := apdu.Command{CLA: 0x80, INS: 0xE4, P1: 0x00, P2: p2, Le: le}
-	b, err := apdu.Run(ctx, c.t, cmd)
+	b, err := c.x.Run(ctx, c.t, cmd)
 	if err != nil {
 		return nil, fmt.Errorf("beid: GET CARD DATA: %w", err)
 	}

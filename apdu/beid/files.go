@@ -64,7 +64,7 @@ func (c *Card) selectFile(ctx context.Context, f File) error {
 		path = append(path, byte(id>>8), byte(id))
 	}
 	cmd := apdu.Command{CLA: 0x00, INS: apdu.InsSelect, P1: 0x08, P2: 0x0C, Data: path}
-	if _, err := apdu.Run(ctx, c.t, cmd); err != nil {
+	if _, err := c.x.Run(ctx, c.t, cmd); err != nil {
 		return fmt.Errorf("beid: select %s: %w", f.Name, err)
 	}
 	return nil
@@ -78,7 +78,7 @@ func (c *Card) readBinary(ctx context.Context, offset, le int) (data []byte, eof
 		return nil, false, fmt.Errorf("%w: file longer than %d bytes", ErrMalformed, maxOffset+1)
 	}
 	cmd := apdu.Command{CLA: 0x00, INS: apdu.InsReadBinary, P1: byte(offset >> 8), P2: byte(offset), Le: le}
-	resp, err := apdu.Exchange(ctx, c.t, cmd)
+	resp, err := c.x.Exchange(ctx, c.t, cmd)
 	if err != nil {
 		return nil, false, err
 	}

@@ -178,7 +178,7 @@ func FuzzReadFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		file, short := readCase(in)
 		c := &fileCard{files: map[string][]byte{"3F00DF014031": file}, shortReads: short}
-		got, err := New(c).ReadFile(context.Background(), fuzzFile)
+		got, err := New(c, WithResendDelay(0)).ReadFile(context.Background(), fuzzFile)
 		if len(file) > maxOffset {
 			// Too long to address with READ BINARY offsets.
 			if !errors.Is(err, ErrMalformed) {
@@ -216,7 +216,7 @@ func FuzzCertificate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		file, short := readCase(in)
 		c := &fileCard{files: map[string][]byte{"3F00DF014031": file}, shortReads: short}
-		der, err := New(c).readCertificate(context.Background(), fuzzFile)
+		der, err := New(c, WithResendDelay(0)).readCertificate(context.Background(), fuzzFile)
 		// Each READ BINARY returns up to 256 bytes and the certificate
 		// is at most 64 KiB: the number of commands is bounded whatever
 		// the file says.
@@ -239,7 +239,7 @@ func FuzzCertificate(f *testing.F) {
 			}
 		}
 		// The full parse must fail cleanly too.
-		if _, err := New(&fileCard{files: c.files, shortReads: short}).Certificate(context.Background(), fuzzFile); err != nil && !errors.Is(err, ErrMalformed) {
+		if _, err := New(&fileCard{files: c.files, shortReads: short}, WithResendDelay(0)).Certificate(context.Background(), fuzzFile); err != nil && !errors.Is(err, ErrMalformed) {
 			t.Fatalf("Certificate: error %v does not match ErrMalformed", err)
 		}
 	})
@@ -366,7 +366,7 @@ func FuzzCardResponses(f *testing.F) {
 		}
 		for _, op := range ops {
 			h := &hostileCard{resps: append([][]byte(nil), resps...)}
-			ok, err := op.run(New(h))
+			ok, err := op.run(New(h, WithResendDelay(0)))
 			if h.bad != nil {
 				t.Fatalf("%s sent a malformed command: %v", op.name, h.bad)
 			}

@@ -12,7 +12,7 @@ import (
 // the PIN, so that the authentication key, which stays unlocked for the
 // rest of the card session, cannot be used by whoever comes next.
 func (c *Card) LogOff(ctx context.Context) error {
-	if _, err := apdu.Run(ctx, c.t, apdu.Command{CLA: 0x80, INS: 0xE6}); err != nil {
+	if _, err := c.x.Run(ctx, c.t, apdu.Command{CLA: 0x80, INS: 0xE6}); err != nil {
 		return fmt.Errorf("beid: LOG OFF: %w", err)
 	}
 	return nil

@@ -126,7 +126,7 @@ func (c *Card) PINTriesLeft(ctx context.Context) (int, error) {
 		// No count in the answer: fall through to the empty VERIFY,
 		// which applet 1.8 also supports.
 	}
-	resp, err := apdu.Exchange(ctx, c.t, apdu.Command{CLA: 0x00, INS: apdu.InsVerify, P1: 0x00, P2: pinRef})
+	resp, err := c.x.Exchange(ctx, c.t, apdu.Command{CLA: 0x00, INS: apdu.InsVerify, P1: 0x00, P2: pinRef})
 	if err != nil {
 		return 0, fmt.Errorf("beid: VERIFY: %w", err)
 	}

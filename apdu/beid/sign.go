@@ -97,7 +97,7 @@ func (c *Card) Sign(ctx context.Context, key Key, hash crypto.Hash, digest []byt
 		return nil, err
 	}
 	mse := apdu.Command{CLA: 0x00, INS: apdu.InsMSE, P1: 0x41, P2: 0xB6, Data: []byte{0x04, 0x80, algRef, 0x84, byte(key)}}
-	if _, err := apdu.Run(ctx, c.t, mse); err != nil {
+	if _, err := c.x.Run(ctx, c.t, mse); err != nil {
 		return nil, fmt.Errorf("beid: MANAGE SECURITY ENVIRONMENT: %w", err)
 	}
 	if verify != nil {
@@ -108,7 +108,7 @@ func (c *Card) Sign(ctx context.Context, key Key, hash crypto.Hash, digest []byt
 	// No Le: under T=0 a case 4 command is sent as case 3 and the card
 	// announces the signature with 61xx, which Exchange collects.
 	pso := apdu.Command{CLA: 0x00, INS: apdu.InsPSO, P1: 0x9E, P2: 0x9A, Data: toBeSigned}
-	sig, err := apdu.Run(ctx, c.t, pso)
+	sig, err := c.x.Run(ctx, c.t, pso)
 	if err != nil {
 		if errors.Is(err, apdu.ErrSecurityStatus) {
 			return nil, fmt.Errorf("%w: %w", ErrPINRequired, err)

@@ -334,6 +334,10 @@ type session struct {
 
 var errClosed = errors.New("simreaders: session closed")
 
+// ResendDelay is the card's: the simulator needs no pause before an
+// exact-length repeat (see beid.ResendPacer).
+func (s *session) ResendDelay() time.Duration { return s.card.ResendDelay() }
+
 // Transmit implements apdu.Transmitter.
 func (s *session) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	s.mu.Lock()

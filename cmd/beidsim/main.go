@@ -3,7 +3,8 @@
 // answers like a real one.
 //
 //	go run ./cmd/beidsim --profile ecc|rsa [--pin 1234] [--person person.json]
-//	    [--vpcd 127.0.0.1:35963] [--pki-dir DIR] [--retry 250ms] [-v]
+//	    [--vpcd 127.0.0.1:35963] [--pki-dir DIR] [--retry 250ms]
+//	    [--mute-on-early-resend 40ms] [-v]
 //
 // pcscd must run with the vpcd driver (scripts/rig.sh start); beidsim
 // keeps trying, with backoff, while it is not up yet and after it goes
@@ -57,6 +58,7 @@ type config struct {
 	pkiDir  string
 	retry   time.Duration
 	verbose bool
+	mute    time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -70,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fl.StringVar(&cfg.pkiDir, "pki-dir", "", "directory to keep the test PKI in (root.pem, ca.pem, rrn.pem, keys.pem)")
 	fl.DurationVar(&cfg.retry, "retry", 250*time.Millisecond, "first wait before reconnecting to vpcd; doubles up to 16x")
 	fl.BoolVar(&cfg.verbose, "v", false, "log every command's header and status word")
+	fl.DurationVar(&cfg.mute, "mute-on-early-resend", 0, "go mute, as real cards do, when a command follows a 6Cxx answer sooner than this (e.g. 40ms); 0 answers at once")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
@@ -82,6 +85,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.retry <= 0 {
 		return nil, fmt.Errorf("--retry must be positive")
+	}
+	if cfg.mute < 0 {
+		return nil, fmt.Errorf("--mute-on-early-resend must not be negative")
 	}
 	return &cfg, nil
 }
@@ -109,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // makeCard builds the card the flags describe, loading or creating the PKI.
 func makeCard(cfg *config, logger *log.Logger) (*sim.Card, error) {
-	opts := sim.Options{Profile: cfg.profile, PIN: cfg.pin}
+	opts := sim.Options{Profile: cfg.profile, PIN: cfg.pin, MuteOnEarlyResend: cfg.mute}
 	if cfg.person != "" {
 		p, err := sim.LoadPerson(cfg.person)
 		if err != nil {
@@ -158,7 +164,8 @@ func serve(ctx context.Context, addr string, vc vpcd.Card, card *sim.Card, retry
 				return nil
 			}
 			if errors.Is(err, vpcd.ErrPulled) {
-				// Only a test hook pulls a card; put it back.
+				// Only a test hook pulls a card, or it went mute
+				// (--mute-on-early-resend); put it back, reset.
 				card.Reinsert()
 			}
 			logger.Printf("connection lost: %v; reconnecting", err)

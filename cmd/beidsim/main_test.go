@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"log"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/apdu/beid/sim"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of run and
@@ -200,6 +203,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"--pin", "12"}, "PIN"},
 		{[]string{"--person", "/nonexistent.json"}, "no such file"},
 		{[]string{"--retry", "0s"}, "--retry"},
+		{[]string{"--mute-on-early-resend", "-1ms"}, "--mute-on-early-resend"},
 		{[]string{"extra"}, "unexpected arguments"},
 	}
 	for _, tt := range tests {
@@ -210,6 +214,24 @@ func TestFlags(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-h"}, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v", err)
+	}
+}
+
+func TestMuteFlag(t *testing.T) {
+	cfg, err := parseFlags([]string{"--mute-on-early-resend", "40ms"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := makeCard(cfg, log.New(io.Discard, "", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := card.Transmit(ctx, []byte{0x80, 0xE4, 0x00, 0x00, 0x00}); err != nil { // 6C1C
+		t.Fatal(err)
+	}
+	if _, err := card.Transmit(ctx, []byte{0x80, 0xE4, 0x00, 0x00, 0x1C}); !errors.Is(err, sim.ErrMute) {
+		t.Errorf("repeat at once: %v, want the card mute", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/cardbridge/cardbridge/apdu"
 	"github.com/cardbridge/cardbridge/apdu/beid"
@@ -35,6 +36,15 @@ type Options struct {
 	// Serial is the 16-byte chip serial (GET CARD DATA bytes 0-15,
 	// identity tag 02, TokenInfo); nil means a random one.
 	Serial []byte
+	// MuteOnEarlyResend, when positive, makes the card behave as real
+	// BELPIC cards do when a command follows a 6Cxx answer too soon (see
+	// beid.DefaultResendDelay): a command that arrives less than this
+	// after a 6Cxx answer gets no answer, and the card stays mute until it
+	// is reset. Transmit then fails with ErrMute; over vpcd the connection
+	// drops, which pcscd reports as a real mute card's failed transmission
+	// (SCARD_E_NOT_TRANSACTED) before it finds the card gone. Zero: the
+	// card answers at once, whenever asked.
+	MuteOnEarlyResend time.Duration
 }
 
 // A Card is what the driver talks to in-process.
@@ -69,6 +79,7 @@ type Card struct {
 	profile Profile
 	k       *contents
 	pin     []byte
+	muteGap time.Duration // Options.MuteOnEarlyResend
 
 	mu sync.Mutex
 	// Non-volatile state: survives Reset and removal, as EEPROM does.
@@ -101,7 +112,9 @@ type session struct {
 	pending     []byte
 	verified    bool // PIN-once access for key 82
 	se          securityEnv
-	prev        [2]event // prev[0] is the command just before
+	prev        [2]event  // prev[0] is the command just before
+	exactAt     time.Time // when the card last answered 6Cxx; zero if the last answer was another
+	mute        bool      // the card stopped answering (MuteOnEarlyResend)
 }
 
 type securityEnv struct {
@@ -187,7 +200,10 @@ func New(opts Options) (*Card, error) {
 		return nil, err
 	}
 	k.cardData = cardData(profile, k.serial)
-	c := &Card{profile: profile, k: k, pin: []byte(pin), tries: maxPINTries}
+	if opts.MuteOnEarlyResend < 0 {
+		return nil, fmt.Errorf("%w: negative MuteOnEarlyResend", ErrInvalidOptions)
+	}
+	c := &Card{profile: profile, k: k, pin: []byte(pin), tries: maxPINTries, muteGap: opts.MuteOnEarlyResend}
 	c.s = c.freshSession()
 	return c, nil
 }
@@ -224,6 +240,18 @@ func (c *Card) freshSession() session {
 
 // ATR returns the profile's answer to reset (facts §1).
 func (c *Card) ATR() []byte { return c.profile.atr() }
+
+// ResendDelay is 0: the simulator answers an exact-length repeat at once,
+// unless MuteOnEarlyResend asks it to test the pause. It makes a Card a
+// beid.ResendPacer, so that in-process tests do not wait.
+func (c *Card) ResendDelay() time.Duration { return 0 }
+
+// Mute reports whether the card stopped answering (MuteOnEarlyResend).
+func (c *Card) Mute() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.s.mute
+}
 
 // Profile returns the card generation.
 func (c *Card) Profile() Profile { return c.profile }
@@ -357,7 +385,19 @@ func (c *Card) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	if c.pulled {
 		return nil, ErrPulled
 	}
+	if c.muteGap > 0 {
+		if !c.s.mute && !c.s.exactAt.IsZero() && time.Since(c.s.exactAt) < c.muteGap {
+			c.s.mute = true
+		}
+		if c.s.mute {
+			return nil, ErrMute
+		}
+	}
 	parsed, resp := c.process(cmd)
+	c.s.exactAt = time.Time{}
+	if resp.SW.SW1() == 0x6C {
+		c.s.exactAt = time.Now()
+	}
 	c.count++
 	if parsed.INS == apdu.InsVerify || parsed.INS == apdu.InsChangeReference {
 		parsed.Data = nil
