@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -202,9 +203,22 @@ func readInProcess(ctx context.Context, readers bridge.Readers, reader string) e
 		check func(in beid.Integrity) error
 	}{
 		{func(card *beid.Card, k *beid.Contents) (err error) {
-			k.Identity, k.IdentityFile, err = card.Identity(ctx)
+			if k.Identity, k.IdentityFile, err = card.Identity(ctx); err != nil || k.Identity.BasicKeyHash == nil {
+				return err
+			}
+			// The genuineness check of applet 1.8 cards.
+			if k.BasicPublicKey, err = card.ReadFile(ctx, beid.FileBasicPublicKey); err != nil {
+				return err
+			}
+			k.BasicKeyChallenge, err = card.ChallengeBasicKey(ctx)
 			return err
-		}, func(in beid.Integrity) error { return cmpOr(in.IdentitySignature, in.RRNCertificate) }},
+		}, func(in beid.Integrity) error {
+			auth := in.CardAuthentication
+			if errors.Is(auth, beid.ErrCardAuthUnavailable) {
+				auth = nil
+			}
+			return cmpOr(in.IdentitySignature, cmpOr(in.RRNCertificate, auth))
+		}},
 		{func(card *beid.Card, k *beid.Contents) (err error) {
 			if k.Address, k.AddressFile, err = card.Address(ctx); err != nil {
 				return err
@@ -300,6 +314,15 @@ func minMethodsAPDUs(card *sim.Card) (int, error) {
 			n += k
 		}
 	}
+	if card.Profile() == sim.ProfileECC {
+		// The identity method's genuineness check: file 4040, then
+		// INTERNAL AUTHENTICATE and its GET RESPONSE.
+		k, err := fileAPDUs(card, beid.FileBasicPublicKey)
+		if err != nil {
+			return 0, err
+		}
+		n += k + 2
+	}
 	return n, nil
 }
 
@@ -310,6 +333,7 @@ func minReadAllAPDUs(card *sim.Card) (int, error) {
 	files := []beid.File{beid.FileIdentity, beid.FileIdentitySignature, beid.FileAddress, beid.FileAddressSignature, beid.FilePhoto}
 	if card.Profile() == sim.ProfileECC {
 		files = append(files, beid.FileBasicPublicKey)
+		n += 2 // the basic key challenge: INTERNAL AUTHENTICATE, GET RESPONSE
 	}
 	for _, f := range files {
 		k, err := fileAPDUs(card, f)

@@ -89,11 +89,15 @@ func TestReadMethods(t *testing.T) {
 			var id struct {
 				Identity  map[string]any `json:"identity"`
 				Integrity struct {
-					Valid  bool     `json:"valid"`
-					Errors []string `json:"errors"`
+					Valid   bool     `json:"valid"`
+					Errors  []string `json:"errors"`
+					Genuine string   `json:"genuine"`
 				} `json:"integrity"`
 			}
 			c.ok("identity", map[string]string{"reader": reader0}, &id)
+			if want := map[sim.Profile]string{sim.ProfileECC: "verified", sim.ProfileRSA: "unavailable"}[pr.p]; id.Integrity.Genuine != want {
+				t.Errorf("identity integrity.genuine = %q, want %q", id.Integrity.Genuine, want)
+			}
 			want := map[string]any{
 				"cardNumber":       person.Identity.CardNumber,
 				"nationalNumber":   person.Identity.NationalNumber,

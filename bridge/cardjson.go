@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -51,6 +52,37 @@ func appletString(v byte) string { return fmt.Sprintf("%d.%d", v>>4, v&0x0F) }
 type integrityJSON struct {
 	Valid  bool     `json:"valid"`
 	Errors []string `json:"errors"`
+	// Genuine is the identity method's card genuineness check (applet
+	// 1.8's basic key challenge): "verified", "unavailable" (the card has
+	// no basic key: applet 1.7 and older) or "failed" (the reason is in
+	// Errors, and Valid is false). Other methods leave it out.
+	Genuine string `json:"genuine,omitempty"`
+}
+
+// Values of integrityJSON.Genuine.
+const (
+	genuineVerified    = "verified"
+	genuineUnavailable = "unavailable"
+	genuineFailed      = "failed"
+)
+
+func genuineOf(cardAuth error) string {
+	switch {
+	case cardAuth == nil:
+		return genuineVerified
+	case errors.Is(cardAuth, beid.ErrCardAuthUnavailable):
+		return genuineUnavailable
+	}
+	return genuineFailed
+}
+
+// cardAuthFailure is the card authentication check as a failure: nil when
+// it passed or cannot apply.
+func cardAuthFailure(cardAuth error) error {
+	if errors.Is(cardAuth, beid.ErrCardAuthUnavailable) {
+		return nil
+	}
+	return cardAuth
 }
 
 func integrityOf(checks ...error) integrityJSON {

@@ -240,16 +240,21 @@ func mIdentity(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 		if c.Identity, c.IdentityFile, err = card.Identity(ctx); err != nil {
 			return nil, err
 		}
-		return c, readSignatureChain(ctx, card, c)
+		if err := readSignatureChain(ctx, card, c); err != nil {
+			return nil, err
+		}
+		return c, challengeBasicKey(ctx, card, c)
 	})
 	if err != nil {
 		return nil, err
 	}
 	in := beid.VerifyIntegrity(c)
 	rc.logAttrs = append(rc.logAttrs, "nationalNumber", maskNationalNumber(c.Identity.NationalNumber))
+	integrity := integrityOf(in.IdentitySignature, in.RRNCertificate, in.BasicKeyHash, cardAuthFailure(in.CardAuthentication))
+	integrity.Genuine = genuineOf(in.CardAuthentication)
 	return map[string]any{
 		"identity":  c.Identity, // *beid.Identity marshals to the protocol form
-		"integrity": integrityOf(in.IdentitySignature, in.RRNCertificate),
+		"integrity": integrity,
 	}, nil
 }
 
@@ -315,6 +320,26 @@ func readSignatureChain(ctx context.Context, card *beid.Card, c *beid.Contents) 
 		return err
 	}
 	c.RootCert, err = card.Certificate(ctx, beid.FileRootCert)
+	return err
+}
+
+// challengeBasicKey reads the basic public key and has the card sign a
+// challenge with it, when the signed identity file names a basic key
+// (applet 1.8): the card genuineness check. A card that refuses the
+// challenge with a status word fails the check, not the request.
+func challengeBasicKey(ctx context.Context, card *beid.Card, c *beid.Contents) error {
+	if c.Identity == nil || c.Identity.BasicKeyHash == nil {
+		return nil
+	}
+	var err error
+	if c.BasicPublicKey, err = card.ReadFile(ctx, beid.FileBasicPublicKey); err != nil {
+		return err
+	}
+	c.BasicKeyChallenge, err = card.ChallengeBasicKey(ctx)
+	var se *apdu.StatusError
+	if errors.As(err, &se) {
+		return nil // no answer to verify: VerifyIntegrity reports the check failed
+	}
 	return err
 }
 

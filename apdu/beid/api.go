@@ -238,13 +238,26 @@ type Integrity struct {
 	// BasicKeyHash checks, on applet 1.8 cards, that the basic public key
 	// file hashes to the value the signed identity file carries.
 	BasicKeyHash error
+	// CardAuthentication is the card genuineness check: the card signed a
+	// fresh challenge with the basic key the signed identity file names
+	// (see ChallengeBasicKey). It is ErrCardAuthUnavailable on cards
+	// without a basic key (applet 1.7 and older), which Valid does not
+	// count as a failure, and an error matching ErrNotGenuine when the
+	// card failed the challenge.
+	CardAuthentication error
 }
 
-// Valid reports whether every check passed.
+// Valid reports whether every check that applies to the card passed.
 func (i Integrity) Valid() bool {
 	return i.IdentitySignature == nil && i.AddressSignature == nil && i.PhotoHash == nil &&
-		i.RRNCertificate == nil && i.BasicKeyHash == nil
+		i.RRNCertificate == nil && i.BasicKeyHash == nil &&
+		(i.CardAuthentication == nil || errors.Is(i.CardAuthentication, ErrCardAuthUnavailable))
 }
+
+// Genuine reports whether the card proved it is genuine with its basic
+// key. It is false both when the check failed and when the card cannot
+// take it (CardAuthentication tells which).
+func (i Integrity) Genuine() bool { return i.CardAuthentication == nil }
 
 // Signature algorithms a card offers for a digest.
 type SignatureAlgorithm int
@@ -274,6 +287,9 @@ type Contents struct {
 	AddressSignature  []byte
 	Photo             []byte // JPEG
 	BasicPublicKey    []byte // applet 1.8 only, nil otherwise
+	// BasicKeyChallenge is the card's answer to a challenge with its
+	// basic key (applet 1.8 only, nil otherwise).
+	BasicKeyChallenge *BasicKeyChallenge
 	AuthCert          *x509.Certificate
 	SignCert          *x509.Certificate
 	CACert            *x509.Certificate

@@ -231,7 +231,8 @@ func (c *Card) Address(ctx context.Context) (addr *Address, raw []byte, err erro
 // Photo reads the JPEG photo.
 func (c *Card) Photo(ctx context.Context) ([]byte, error) { return c.ReadFile(ctx, FilePhoto) }
 
-// ReadAll reads every public file and checks their integrity. It fails with
+// ReadAll reads every public file, has an applet 1.8 card sign a basic key
+// challenge (ChallengeBasicKey), and checks their integrity. It fails with
 // ErrNotBelpic when the card does not answer GET CARD DATA like a BELPIC
 // applet. A certificate the card does not carry (a child's signature
 // certificate, say) is left nil; the verdict of the integrity checks is in
@@ -273,11 +274,23 @@ func (c *Card) ReadAll(ctx context.Context) (*Contents, error) {
 		}
 		*cf.dst = cert
 	}
-	if cd.AppletVersion >= Applet18 {
+	var challengeErr error
+	if cd.AppletVersion >= Applet18 || out.Identity.BasicKeyHash != nil {
 		if out.BasicPublicKey, err = c.ReadFile(ctx, FileBasicPublicKey); err != nil {
 			return nil, err
 		}
+		out.BasicKeyChallenge, challengeErr = c.ChallengeBasicKey(ctx)
+		var se *apdu.StatusError
+		if challengeErr != nil && !errors.As(challengeErr, &se) {
+			return nil, challengeErr
+		}
 	}
 	out.Integrity = VerifyIntegrity(out)
+	if challengeErr != nil && !errors.Is(out.Integrity.CardAuthentication, ErrCardAuthUnavailable) {
+		// A card that refuses the challenge has not proved anything; a
+		// genuine one refuses only after 5000 challenges without a PIN
+		// verification (facts §6).
+		out.Integrity.CardAuthentication = fmt.Errorf("%w: the card refused the basic key challenge: %w", ErrIntegrity, challengeErr)
+	}
 	return out, nil
 }

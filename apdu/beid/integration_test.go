@@ -135,6 +135,7 @@ func minFullRead(tb testing.TB, card *sim.Card) int {
 	files := []beid.File{beid.FileIdentity, beid.FileIdentitySignature, beid.FileAddress, beid.FileAddressSignature, beid.FilePhoto}
 	if card.Profile() == sim.ProfileECC {
 		files = append(files, beid.FileBasicPublicKey)
+		n += 2 // the basic key challenge: INTERNAL AUTHENTICATE, GET RESPONSE
 	}
 	for _, f := range files {
 		b, ok := card.File(f)

@@ -23,6 +23,11 @@ import (
 //     applet 1.7, SHA-384 on 1.8);
 //   - on applet 1.8, the basic public key file (4040) against its SHA-384
 //     hash in the identity file;
+//   - on applet 1.8, the card's answer to the basic key challenge
+//     (Contents.BasicKeyChallenge) against that key: whether the card is
+//     genuine. Whether the card must take this check is decided by the
+//     signed identity file (tag 1A present), not by what the card says of
+//     its applet version;
 //   - the RRN certificate against the card's root certificate.
 //
 // With an EC RRN key the signatures are ECDSA with SHA-384, stored as DER
@@ -37,7 +42,7 @@ import (
 func VerifyIntegrity(c *Contents) Integrity {
 	if c == nil {
 		err := fmt.Errorf("%w: no card contents", ErrIntegrity)
-		return Integrity{err, err, err, err, err}
+		return Integrity{err, err, err, err, err, err}
 	}
 	var in Integrity
 	in.RRNCertificate = checkIssuedBy(c.RRNCert, c.RootCert)
@@ -71,6 +76,7 @@ func VerifyIntegrity(c *Contents) Integrity {
 	if basicKeyHash != nil {
 		in.BasicKeyHash = checkBasicKey(c.BasicPublicKey, basicKeyHash)
 	}
+	in.CardAuthentication = checkCardAuthentication(c, basicKeyHash, in.BasicKeyHash)
 	return in
 }
 

@@ -59,6 +59,7 @@ type config struct {
 	retry   time.Duration
 	verbose bool
 	mute    time.Duration
+	foreign bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -73,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fl.DurationVar(&cfg.retry, "retry", 250*time.Millisecond, "first wait before reconnecting to vpcd; doubles up to 16x")
 	fl.BoolVar(&cfg.verbose, "v", false, "log every command's header and status word")
 	fl.DurationVar(&cfg.mute, "mute-on-early-resend", 0, "go mute, as real cards do, when a command follows a 6Cxx answer sooner than this (e.g. 40ms); 0 answers at once")
+	fl.BoolVar(&cfg.foreign, "foreign-basic-key", false, "play a counterfeit: a genuine card's files with another basic key inside (applet 1.8)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
@@ -115,7 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // makeCard builds the card the flags describe, loading or creating the PKI.
 func makeCard(cfg *config, logger *log.Logger) (*sim.Card, error) {
-	opts := sim.Options{Profile: cfg.profile, PIN: cfg.pin, MuteOnEarlyResend: cfg.mute}
+	opts := sim.Options{Profile: cfg.profile, PIN: cfg.pin, MuteOnEarlyResend: cfg.mute, ForeignBasicKey: cfg.foreign}
 	if cfg.person != "" {
 		p, err := sim.LoadPerson(cfg.person)
 		if err != nil {

@@ -51,14 +51,18 @@ func TestUsageErrors(t *testing.T) {
 func TestReadThroughPCSC(t *testing.T) {
 	rig.Require(t)
 	for _, tt := range []struct {
+		name    string
 		profile sim.Profile
 		applet  string
+		foreign bool   // a counterfeit: another basic key than the files name
+		genuine string // integrity.genuine
 	}{
-		{sim.ProfileECC, "1.8"},
-		{sim.ProfileRSA, "1.7"},
+		{"1.8", sim.ProfileECC, "1.8", false, "verified"},
+		{"1.7", sim.ProfileRSA, "1.7", false, "not available"},
+		{"1.8 foreign basic key", sim.ProfileECC, "1.8", true, ""},
 	} {
-		t.Run(tt.applet, func(t *testing.T) {
-			card, err := sim.New(sim.Options{Profile: tt.profile})
+		t.Run(tt.name, func(t *testing.T) {
+			card, err := sim.New(sim.Options{Profile: tt.profile, ForeignBasicKey: tt.foreign})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,8 +109,19 @@ func TestReadThroughPCSC(t *testing.T) {
 			if got.Address["municipality"] != person.Address.Municipality {
 				t.Errorf("address %v, want municipality %q", got.Address, person.Address.Municipality)
 			}
-			if !got.Integrity.Valid || got.Integrity.IdentitySignature != "valid" || got.Integrity.AddressSignature != "valid" || got.Integrity.PhotoHash != "valid" {
-				t.Errorf("integrity %+v, want all valid", got.Integrity)
+			if got.Integrity.IdentitySignature != "valid" || got.Integrity.AddressSignature != "valid" || got.Integrity.PhotoHash != "valid" {
+				t.Errorf("integrity %+v, want all files valid", got.Integrity)
+			}
+			if tt.foreign {
+				if got.Integrity.Valid || !strings.Contains(got.Integrity.Genuine, "not genuine") {
+					t.Errorf("counterfeit card: integrity valid %v, genuine %q", got.Integrity.Valid, got.Integrity.Genuine)
+				}
+				stdout, _, _ := run(t, "read", "--reader", rig.Reader)
+				if !strings.Contains(stdout, "Genuine card:        FAILED") {
+					t.Errorf("read does not say the card failed:\n%s", stdout)
+				}
+			} else if !got.Integrity.Valid || got.Integrity.Genuine != tt.genuine {
+				t.Errorf("integrity valid %v, genuine %q; want valid, genuine %q", got.Integrity.Valid, got.Integrity.Genuine, tt.genuine)
 			}
 			if got.Card.Applet != tt.applet {
 				t.Errorf("applet %q, want %q", got.Card.Applet, tt.applet)

@@ -59,6 +59,10 @@ type integrityReport struct {
 	PhotoHash         string `json:"photoHash"`
 	RRNCertificate    string `json:"rrnCertificate"`
 	BasicKeyHash      string `json:"basicKeyHash"`
+	// Genuine is the basic key challenge of applet 1.8 cards: "verified",
+	// "not available" (applet 1.7 and older: no basic key) or the reason
+	// it failed.
+	Genuine string `json:"genuine"`
 }
 
 func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -170,6 +174,7 @@ func newReadReport(reader string, atr []byte, c *beid.Contents) *readReport {
 			PhotoHash:         checkResult(c.Integrity.PhotoHash),
 			RRNCertificate:    checkResult(c.Integrity.RRNCertificate),
 			BasicKeyHash:      checkResult(c.Integrity.BasicKeyHash),
+			Genuine:           genuineResult(c.Integrity.CardAuthentication),
 		},
 	}
 	return r
@@ -197,6 +202,17 @@ func describeCert(c *x509.Certificate) *certReport {
 func checkResult(err error) string {
 	if err == nil {
 		return "valid"
+	}
+	return err.Error()
+}
+
+// genuineResult words the card authentication check for people.
+func genuineResult(err error) string {
+	switch {
+	case err == nil:
+		return "verified"
+	case errors.Is(err, beid.ErrCardAuthUnavailable):
+		return "not available"
 	}
 	return err.Error()
 }
@@ -237,6 +253,18 @@ func printReport(w io.Writer, r *readReport) error {
 			r.Integrity.IdentitySignature, r.Integrity.AddressSignature, r.Integrity.PhotoHash,
 			r.Integrity.RRNCertificate, r.Integrity.BasicKeyHash)
 	}
-	_, err := fmt.Fprintf(w, "%-20s %s\n", "Integrity:", verdict)
+	if _, err := fmt.Fprintf(w, "%-20s %s\n", "Integrity:", verdict); err != nil {
+		return err
+	}
+	genuine := r.Integrity.Genuine
+	switch genuine {
+	case "verified":
+		genuine = "VERIFIED (the card signed a fresh challenge with the basic key its signed identity file names)"
+	case "not available":
+		genuine = "NOT AVAILABLE (applet 1.7 and older cards have no basic key to prove it with)"
+	default:
+		genuine = "FAILED (" + genuine + ")"
+	}
+	_, err := fmt.Fprintf(w, "%-20s %s\n", "Genuine card:", genuine)
 	return err
 }

@@ -45,6 +45,13 @@ type Options struct {
 	// (SCARD_E_NOT_TRANSACTED) before it finds the card gone. Zero: the
 	// card answers at once, whenever asked.
 	MuteOnEarlyResend time.Duration
+	// ForeignBasicKey makes a counterfeit: a card whose files are those of
+	// a genuine card (file 4040 and the identity file's tag 1A, signed by
+	// the National Register, name one basic key) while the chip holds
+	// another basic key, as a card built from files copied off a genuine
+	// one would. It answers the basic key challenge with the key it holds,
+	// which does not verify with file 4040. Applet 1.8 profiles only.
+	ForeignBasicKey bool
 }
 
 // A Card is what the driver talks to in-process.
@@ -198,6 +205,15 @@ func New(opts Options) (*Card, error) {
 	}
 	if err := k.personalise(); err != nil {
 		return nil, err
+	}
+	if opts.ForeignBasicKey {
+		if k.basicKey == nil {
+			return nil, fmt.Errorf("%w: a foreign basic key needs a card with a basic key (applet 1.8)", ErrInvalidOptions)
+		}
+		// The files keep naming the genuine key; the chip gets another.
+		if k.basicKey, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader); err != nil {
+			return nil, fmt.Errorf("sim: basic key: %w", err)
+		}
 	}
 	k.cardData = cardData(profile, k.serial)
 	if opts.MuteOnEarlyResend < 0 {

@@ -72,5 +72,7 @@
 // Pull, PullAfter and Reinsert take the card out of the reader, also in
 // the middle of an operation; Transmit then fails with ErrPulled, which the
 // vpcd connector turns into a dropped connection. Commands, Log and
-// TriesLeft let tests observe the card.
+// TriesLeft let tests observe the card. Options.ForeignBasicKey makes a
+// counterfeit: a genuine card's files with another basic key in the chip,
+// which only the basic key challenge exposes.
 package sim
