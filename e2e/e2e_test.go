@@ -101,6 +101,7 @@ type world struct {
 	origin   string
 	portal   *portal.Portal
 	prompter *bridgetest.Prompter
+	server   *bridge.Server // nil when no daemon runs
 }
 
 // startWorld starts the daemon over readers and the portal trusting pki's
@@ -111,6 +112,12 @@ func startWorld(t *testing.T, readers bridge.Readers, pki *sim.PKI) *world {
 
 // startWorldWith is startWorld with a chance to adjust the daemon's Config.
 func startWorldWith(t *testing.T, readers bridge.Readers, pki *sim.PKI, tweak func(*bridge.Config)) *world {
+	t.Helper()
+	return startWorldOn(t, "localhost", readers, pki, tweak)
+}
+
+// startWorldOn is startWorldWith with the portal at https://host:PORT.
+func startWorldOn(t *testing.T, host string, readers bridge.Readers, pki *sim.PKI, tweak func(*bridge.Config)) *world {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -144,19 +151,27 @@ func startWorldWith(t *testing.T, readers bridge.Readers, pki *sim.PKI, tweak fu
 		defer c()
 		srv.Shutdown(sctx)
 	})
-	return startPortal(t, pki, bport, pr)
+	w := startPortalOn(t, host, pki, bport, pr)
+	w.server = srv
+	return w
 }
 
 // startPortal starts the demo portal trusting pki's root and pointing its
 // pages at the daemon on bridgePort.
 func startPortal(t *testing.T, pki *sim.PKI, bridgePort int, pr *bridgetest.Prompter) *world {
 	t.Helper()
+	return startPortalOn(t, "localhost", pki, bridgePort, pr)
+}
+
+// startPortalOn is startPortal with the portal at https://host:PORT.
+func startPortalOn(t *testing.T, host string, pki *sim.PKI, bridgePort int, pr *bridgetest.Prompter) *world {
+	t.Helper()
 	logger := testLogger(t)
 	pln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	origin := fmt.Sprintf("https://localhost:%d", pln.Addr().(*net.TCPAddr).Port)
+	origin := fmt.Sprintf("https://%s:%d", host, pln.Addr().(*net.TCPAddr).Port)
 	v, err := webeid.NewValidator(webeid.Config{Origin: origin, Roots: pki.Roots(), Intermediates: pki.Intermediates()})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +180,7 @@ func startPortal(t *testing.T, pki *sim.PKI, bridgePort int, pr *bridgetest.Prom
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := portal.SelfSignedCertificate([]string{"localhost", "127.0.0.1"}, time.Now())
+	cert, err := portal.SelfSignedCertificate([]string{host, "127.0.0.1"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,13 +200,20 @@ func testLogger(t *testing.T) *slog.Logger {
 // runBrowser runs flow.mjs against the portal and returns what it saw.
 func runBrowser(t *testing.T, tl tools, w *world, name string, env ...string) flowResult {
 	t.Helper()
+	return runFlowScript(t, tl, w, "flow.mjs", name, env...)
+}
+
+// runFlowScript runs script, flow.mjs or a script that runs it in a browser
+// set up its own way, and returns what it printed.
+func runFlowScript(t *testing.T, tl tools, w *world, script, name string, env ...string) flowResult {
+	t.Helper()
 	if err := os.MkdirAll("artifacts", 0o755); err != nil {
 		t.Fatal(err)
 	}
 	shot, _ := filepath.Abs(filepath.Join("artifacts", "flow-"+name+".png"))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, tl.node, "flow.mjs")
+	cmd := exec.CommandContext(ctx, tl.node, script)
 	cmd.Env = append(os.Environ(),
 		"PORTAL_URL="+w.origin+"/",
 		"CHROMIUM="+tl.chromium,
@@ -209,7 +231,7 @@ func runBrowser(t *testing.T, tl tools, w *world, name string, env ...string) fl
 	}
 	jerr := json.Unmarshal([]byte(line), &res)
 	if err != nil || jerr != nil {
-		t.Fatalf("flow.mjs failed: %v (json: %v)\nstdout: %s\nstderr: %s\nprompter saw: %+v", err, jerr, stdout.String(), stderr.String(), w.prompter.Calls())
+		t.Fatalf("%s failed: %v (json: %v)\nstdout: %s\nstderr: %s\nprompter saw: %+v", script, err, jerr, stdout.String(), stderr.String(), w.prompter.Calls())
 	}
 	t.Logf("browser: %+v (screenshot %s)", res, shot)
 	return res
