@@ -32,7 +32,7 @@ type cardFunc[T any] func(ctx context.Context, sess CardSession, card *beid.Card
 // no hand-off to another goroutine.
 func withCard[T any](ctx context.Context, rc *reqCtx, info ReaderInfo, fn cardFunc[T]) (T, error) {
 	var zero T
-	s := rc.server()
+	s := rc.core()
 	unlock, err := s.lockReader(ctx, info.Name)
 	if err != nil {
 		return zero, err

@@ -1,7 +1,15 @@
-// Package bridge is the cardbridge daemon's WebSocket server: protocol v1,
-// which lets a web page (an identity portal) use a Belgian eID card in the
-// user's reader. docs/protocol.md is the full description of the protocol
-// and of its security model.
+// Package bridge is protocol v1 of the cardbridge daemon, which lets a web
+// page (an identity portal) use a Belgian eID card in the user's reader.
+// docs/protocol.md is the full description of the protocol and of its
+// security model.
+//
+// The protocol itself is the Core: given a page's origin, as the browser
+// stated it, and a stream of JSON messages, it admits the page (origin
+// policy, consent, limits) and serves its session (methods, PIN gate,
+// per-reader serialisation, events). Transports are thin adapters over
+// it: Server, the localhost WebSocket, in this package; the native
+// messaging host elsewhere. They share one Core, so one consent store,
+// one dialog queue and one lock per reader serve every session.
 //
 // A Server listens on the loopback interfaces only. Before the WebSocket
 // upgrade it checks the Host header (against DNS rebinding) and the Origin

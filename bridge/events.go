@@ -12,10 +12,10 @@ import (
 // The watcher runs only while someone listens, so that an idle daemon does
 // not keep the smart card service busy.
 type watchHub struct {
-	s *Server
+	core *Core
 
 	mu      sync.Mutex
-	subs    map[*conn]struct{}
+	subs    map[*session]struct{}
 	current []ReaderInfo // last state the watcher saw or was given
 	// live: the watcher runs and its last look at the readers succeeded,
 	// so current is what the smart card service reports, give or take the
@@ -24,14 +24,14 @@ type watchHub struct {
 	stop context.CancelFunc
 }
 
-func newWatchHub(s *Server) *watchHub {
-	return &watchHub{s: s, subs: make(map[*conn]struct{})}
+func newWatchHub(core *Core) *watchHub {
+	return &watchHub{core: core, subs: make(map[*session]struct{})}
 }
 
 // subscribe adds c, which has just been told listed. When the watcher knows
 // a newer state than listed, c gets it at once, so that no change falls
 // between the "readers" answer and the subscription.
-func (h *watchHub) subscribe(c *conn, listed []ReaderInfo) {
+func (h *watchHub) subscribe(c *session, listed []ReaderInfo) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if c.ctx.Err() != nil {
@@ -45,7 +45,7 @@ func (h *watchHub) subscribe(c *conn, listed []ReaderInfo) {
 	}
 	h.subs[c] = struct{}{}
 	if h.stop == nil {
-		ctx, cancel := context.WithCancel(h.s.baseCtx)
+		ctx, cancel := context.WithCancel(h.core.baseCtx)
 		h.stop = cancel
 		h.current = listed
 		h.live = true
@@ -57,7 +57,7 @@ func (h *watchHub) subscribe(c *conn, listed []ReaderInfo) {
 	}
 }
 
-func (h *watchHub) unsubscribe(c *conn) {
+func (h *watchHub) unsubscribe(c *session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.subs, c)
@@ -89,9 +89,9 @@ func (h *watchHub) run(ctx context.Context, known []ReaderInfo) {
 		var list []ReaderInfo
 		var err error
 		if failing {
-			list, err = h.s.cfg.Readers.List(ctx)
+			list, err = h.core.cfg.Readers.List(ctx)
 		} else {
-			list, err = h.s.cfg.Readers.Watch(ctx, known)
+			list, err = h.core.cfg.Readers.Watch(ctx, known)
 		}
 		if ctx.Err() != nil {
 			return

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -205,19 +206,16 @@ func FuzzHandle(f *testing.F) {
 		s.Shutdown(ctx)
 	})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		c := newConn(s, nil, fuzzOrigin, grantStanding)
-		var got [][]byte
-		c.writeFrame = func(b []byte) error { // called under c.wmu
-			got = append(got, bytes.Clone(b))
-			return nil
-		}
+		st := &recordStream{}
+		c := newSession(s.core, st, Session{Origin: fuzzOrigin, Transport: "fuzz"}, grantStanding)
 		c.handle(frame)
 		c.reqWG.Wait()
-		s.hub.unsubscribe(c)
+		s.core.hub.unsubscribe(c)
 		c.cancel()
 		c.wmu.Lock()
 		//lint:ignore SA2001 the writes are done; taking the lock orders them before the reads below
 		c.wmu.Unlock()
+		got := st.got
 		// Every frame gets exactly one answer.
 		if len(got) != 1 {
 			t.Fatalf("frame %q: %d answers, want 1: %q", frame, len(got), got)
@@ -265,3 +263,16 @@ func FuzzHandle(f *testing.F) {
 		}
 	})
 }
+
+// recordStream is a Stream that keeps what the session writes.
+type recordStream struct{ got [][]byte }
+
+func (r *recordStream) ReadMessage(int64) ([]byte, error) { return nil, io.EOF }
+
+// WriteMessage is called under the session's write lock.
+func (r *recordStream) WriteMessage(b []byte) error {
+	r.got = append(r.got, bytes.Clone(b))
+	return nil
+}
+
+func (r *recordStream) Close(CloseReason) error { return nil }

@@ -67,7 +67,7 @@ func lookupMethod(name string) (method, bool) {
 
 // reqCtx is what a method knows about its request besides params.
 type reqCtx struct {
-	conn   *conn
+	conn   *session
 	method string
 	// guard holds back the commands that spend a PIN try or use a key
 	// once the request's context has ended (see cardGuard).
@@ -97,7 +97,7 @@ func (rc *reqCtx) readerName() string {
 	return rc.reader
 }
 
-func (rc *reqCtx) server() *Server { return rc.conn.s }
+func (rc *reqCtx) core() *Core { return rc.conn.core }
 
 // decodeParams decodes params into v. Unknown members are ignored so that
 // later protocol versions can add optional ones.
@@ -129,7 +129,7 @@ type readerParams struct {
 // successful choice is taken from the watcher's state: when it finds no
 // reader, no card or several, or no watcher runs, the readers are listed.
 func (rc *reqCtx) resolve(ctx context.Context, reader *string) (ReaderInfo, error) {
-	s := rc.server()
+	s := rc.core()
 	if list, ok := s.hub.readers(); ok {
 		if info, e := chooseReader(list, reader); e == nil {
 			rc.setReader(info.Name)
@@ -175,16 +175,16 @@ func readCard[T any](ctx context.Context, rc *reqCtx, params []byte, fn func(ctx
 }
 
 func mVersion(_ context.Context, rc *reqCtx, _ []byte) (any, error) {
-	return map[string]any{"protocol": ProtocolVersion, "version": rc.server().cfg.Version, "os": runtime.GOOS}, nil
+	return map[string]any{"protocol": ProtocolVersion, "version": rc.core().cfg.Version, "os": runtime.GOOS}, nil
 }
 
 func mReaders(ctx context.Context, rc *reqCtx, _ []byte) (any, error) {
-	list, err := rc.server().cfg.Readers.List(ctx)
+	list, err := rc.core().cfg.Readers.List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	// Subscribe once the answer is queued, so that events follow it.
-	rc.afterSend = func() { rc.server().hub.subscribe(rc.conn, list) }
+	rc.afterSend = func() { rc.core().hub.subscribe(rc.conn, list) }
 	return map[string]any{"readers": readersJSON(list)}, nil
 }
 
@@ -409,7 +409,7 @@ func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docN
 		return nil, err
 	}
 	g := &pinGate{serial: st.serial, pinpad: st.pinpad}
-	s := rc.server()
+	s := rc.core()
 	req := PINRequest{Origin: rc.conn.origin, Reader: info.Name, Purpose: purpose, TriesLeft: st.tries, DocumentName: docName}
 	if st.tries == 1 {
 		ok, err := s.prompts.confirmLastTry(ctx, rc.conn.ctx, req)
@@ -585,7 +585,7 @@ func mAuthenticate(ctx context.Context, rc *reqCtx, params []byte) (any, error) 
 		return nil, err
 	}
 	defer g.wipe()
-	origin, appVersion := rc.conn.origin, appVersionBase+rc.server().cfg.Version
+	origin, appVersion := rc.conn.origin, appVersionBase+rc.core().cfg.Version
 	return withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *beid.Card) (map[string]any, error) {
 		var alg string
 		cert, sig, err := g.sign(ctx, sess, card, beid.FileAuthCert, beid.KeyAuthentication, func(cert *x509.Certificate) (crypto.Hash, []byte, error) {
@@ -651,7 +651,7 @@ func mSign(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := rc.server()
+	s := rc.core()
 	// A fresh confirmation for every signature, whatever was allowed
 	// before: consent to read the card is not consent to sign.
 	ok, err = s.prompts.confirmSignature(ctx, rc.conn.ctx, SignatureRequest{

@@ -5,34 +5,32 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
 
-	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 )
 
 // maxIDLen bounds string request ids, in characters.
 const maxIDLen = 64
 
-// conn is one page's WebSocket session.
-type conn struct {
-	s      *Server
-	ws     *websocket.Conn
-	origin string
+// session is one page's session, over whichever transport.
+type session struct {
+	core      *Core
+	stream    Stream
+	origin    string
+	transport string
 
-	ctx    context.Context // done when the connection ends
+	ctx    context.Context // done when the session ends
 	cancel context.CancelFunc
 
-	// wmu serialises the writing of data frames: gorilla allows one
-	// writer at a time. Responses are written by the goroutine that made
-	// them, events by the writer goroutine.
+	// wmu serialises the writing of messages: a Stream takes one writer
+	// at a time. Responses are written by the goroutine that made them,
+	// events by the writer goroutine.
 	wmu        sync.Mutex
-	writeFrame func(b []byte) error // writes a text frame; held under wmu
 	writerDone chan struct{}
 	evMu       sync.Mutex
 	ev         []byte        // latest undelivered event, coalesced
@@ -44,91 +42,64 @@ type conn struct {
 	mu      sync.Mutex
 	pending map[string]context.CancelCauseFunc // by canonical id
 
-	// grant is how the handshake obtained the user's consent; only
-	// consented handshakes become connections.
+	// grant is how the admission obtained the user's consent; only
+	// consented pages get sessions.
 	grant consentGrant
 }
 
-func newConn(s *Server, ws *websocket.Conn, origin string, grant consentGrant) *conn {
-	c := &conn{
-		s:          s,
-		ws:         ws,
-		origin:     origin,
+func newSession(core *Core, st Stream, s Session, grant consentGrant) *session {
+	c := &session{
+		core:       core,
+		stream:     st,
+		origin:     s.Origin,
+		transport:  s.Transport,
 		writerDone: make(chan struct{}),
 		evSig:      make(chan struct{}, 1),
-		limiter:    rate.NewLimiter(rate.Limit(s.limits.RatePerSecond), s.limits.RateBurst),
+		limiter:    rate.NewLimiter(rate.Limit(core.limits.RatePerSecond), core.limits.RateBurst),
 		pending:    make(map[string]context.CancelCauseFunc),
 		grant:      grant,
 	}
-	c.ctx, c.cancel = context.WithCancel(s.baseCtx)
-	c.writeFrame = func(b []byte) error {
-		ws.SetWriteDeadline(time.Now().Add(s.limits.WriteTimeout))
-		return ws.WriteMessage(websocket.TextMessage, b)
-	}
+	c.ctx, c.cancel = context.WithCancel(core.baseCtx)
 	return c
 }
 
-// serve runs the connection until the page or the server ends it.
-func (c *conn) serve() {
+// serve runs the session until the page or the core ends it.
+func (c *session) serve() {
 	start := time.Now()
-	c.s.log.Info("connected", "origin", c.origin)
+	c.core.log.Info("connected", "origin", c.origin, "transport", c.transport)
 	go c.writeLoop()
-	c.sendJSON(event{Event: "hello", Data: map[string]any{"protocol": ProtocolVersion, "version": c.s.cfg.Version}})
+	c.sendJSON(event{Event: "hello", Data: map[string]any{"protocol": ProtocolVersion, "version": c.core.cfg.Version}})
 	c.readLoop()
 	c.cancel()
-	c.ws.Close()
+	c.stream.Close(CloseNormal)
 	<-c.writerDone
 	// Requests end promptly once ctx is cancelled; wait for them before
 	// unsubscribing, since a finishing "readers" call subscribes.
 	c.reqWG.Wait()
-	c.s.hub.unsubscribe(c)
-	c.s.log.Info("disconnected", "origin", c.origin, "duration", time.Since(start).Round(time.Millisecond))
+	c.core.hub.unsubscribe(c)
+	c.core.log.Info("disconnected", "origin", c.origin, "transport", c.transport, "duration", time.Since(start).Round(time.Millisecond))
 }
 
-// goAway closes the connection for a server shutdown: a close frame with
-// 1001 (going away), then the socket, which ends the read loop. Gorilla
-// allows WriteControl concurrently with the writing of data frames.
-func (c *conn) goAway() {
-	c.ws.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"),
-		time.Now().Add(time.Second))
-	c.ws.Close()
-}
-
-// readLoop reads requests until the connection fails or it closes it.
-func (c *conn) readLoop() {
-	l := c.s.limits
-	pongWait := 2*l.PingInterval + l.WriteTimeout
-	c.ws.SetReadDeadline(time.Now().Add(pongWait))
-	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
-	})
-	// Our own limit below answers MESSAGE_TOO_LARGE before closing; this
-	// one is a backstop in case a message slips past it.
-	c.ws.SetReadLimit(l.MaxMessageBytes + 1024)
+// readLoop reads requests until the stream fails or it closes it.
+func (c *session) readLoop() {
+	max := c.core.limits.MaxMessageBytes
 	for {
-		typ, r, err := c.ws.NextReader()
-		if err != nil {
+		data, err := c.stream.ReadMessage(max)
+		var perr *Error
+		switch {
+		case err == nil:
+			c.handle(data)
+		case errors.Is(err, ErrMessageTooLarge):
+			c.core.log.Warn("message too large", "origin", c.origin, "transport", c.transport)
+			if c.sendJSON(errorResponse(nil, newError(CodeMessageTooLarge, "message larger than "+strconv.FormatInt(max, 10)+" bytes"))) {
+				c.stream.Close(CloseTooLarge)
+			}
+			return
+		case errors.As(err, &perr):
+			c.sendJSON(errorResponse(nil, perr))
+		default:
 			return
 		}
-		c.ws.SetReadDeadline(time.Now().Add(pongWait))
-		// Read one byte more than allowed to tell "at the limit" from
-		// "over it" without buffering an oversized message.
-		data, err := io.ReadAll(io.LimitReader(r, l.MaxMessageBytes+1))
-		if err != nil {
-			return
-		}
-		if int64(len(data)) > l.MaxMessageBytes {
-			c.s.log.Warn("message too large", "origin", c.origin)
-			c.sendClose(errorResponse(nil, newError(CodeMessageTooLarge, "message larger than "+strconv.FormatInt(l.MaxMessageBytes, 10)+" bytes")),
-				websocket.CloseMessageTooBig, "message too large")
-			return
-		}
-		if typ != websocket.TextMessage {
-			c.sendJSON(errorResponse(nil, newError(CodeBadRequest, "binary frames are not supported")))
-			continue
-		}
-		c.handle(data)
 	}
 }
 
@@ -194,7 +165,7 @@ func canonicalID(raw json.RawMessage) (json.RawMessage, bool) {
 }
 
 // handle decodes one message and answers it or starts the method.
-func (c *conn) handle(data []byte) {
+func (c *session) handle(data []byte) {
 	var req request
 	if err := json.Unmarshal(data, &req); err != nil {
 		c.sendJSON(errorResponse(nil, newError(CodeBadRequest, "malformed JSON request")))
@@ -239,9 +210,9 @@ func (c *conn) handle(data []byte) {
 		return
 	}
 	key := string(id)
-	timeout := c.s.limits.RequestTimeout
+	timeout := c.core.limits.RequestTimeout
 	if m.prompts {
-		timeout = c.s.limits.PromptTimeout
+		timeout = c.core.limits.PromptTimeout
 	}
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	c.mu.Lock()
@@ -251,7 +222,7 @@ func (c *conn) handle(data []byte) {
 		c.sendJSON(errorResponse(id, newError(CodeBadRequest, "a request with this id is still pending")))
 		return
 	}
-	if len(c.pending) >= c.s.limits.MaxPending {
+	if len(c.pending) >= c.core.limits.MaxPending {
 		c.mu.Unlock()
 		cancel(nil)
 		c.sendJSON(errorResponse(id, newError(CodeTooManyPending, "too many requests pending")))
@@ -271,7 +242,7 @@ func (c *conn) handle(data []byte) {
 			c.mu.Unlock()
 		})
 		if detached {
-			c.s.cardWG.Done()
+			c.core.cardWG.Done()
 		} else {
 			c.reqWG.Done()
 		}
@@ -279,7 +250,7 @@ func (c *conn) handle(data []byte) {
 }
 
 // handleCancel cancels a pending request of this connection.
-func (c *conn) handleCancel(id json.RawMessage, params []byte) {
+func (c *session) handleCancel(id json.RawMessage, params []byte) {
 	var p struct {
 		ID json.RawMessage `json:"id"`
 	}
@@ -339,7 +310,7 @@ func (a *answer) claim() bool {
 // next card command does), holding the reader for as long (withCard). run
 // reports whether that happened: the request's goroutine was detached
 // from the connection and counts in Server.cardWG.
-func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m method, params []byte, done func()) (detached bool) {
+func (c *session) run(ctx context.Context, id json.RawMessage, name string, m method, params []byte, done func()) (detached bool) {
 	start := time.Now()
 	rc := &reqCtx{conn: c, method: name, guard: &cardGuard{ctx: ctx}}
 	a := &answer{}
@@ -358,7 +329,7 @@ func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m metho
 	if !a.claim() {
 		// The watchdog answered. Let the log tell a wedged reader from a
 		// slow page: how long the card really took.
-		c.s.log.Info("request ended after its answer", "origin", c.origin, "method", name,
+		c.core.log.Info("request ended after its answer", "origin", c.origin, "method", name,
 			"reader", rc.readerName(), "duration", time.Since(start).Round(time.Millisecond))
 		return true
 	}
@@ -371,7 +342,7 @@ func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m metho
 		if e.Code == CodeInternal || e.Code == CodeCardError {
 			// Driver errors name commands and status words, never PIN
 			// blocks (beid builds VERIFY without apdu.Command).
-			c.s.log.Warn("request failed", "origin", c.origin, "method", name, "code", e.Code, "err", err)
+			c.core.log.Warn("request failed", "origin", c.origin, "method", name, "code", e.Code, "err", err)
 		}
 	} else {
 		resp = response{ID: id, Result: result}
@@ -390,7 +361,7 @@ func (c *conn) run(ctx context.Context, id json.RawMessage, name string, m metho
 // answerEarly is the watchdog of a request whose context ended before its
 // method returned: it answers TIMEOUT or CANCELLED, unless the method
 // answered first.
-func (c *conn) answerEarly(ctx context.Context, rc *reqCtx, a *answer, id json.RawMessage, start time.Time, done func()) {
+func (c *session) answerEarly(ctx context.Context, rc *reqCtx, a *answer, id json.RawMessage, start time.Time, done func()) {
 	// A command that spends a PIN try or uses a key may be at the card:
 	// the page must not hear back before it is done. None starts after
 	// this: the context has ended.
@@ -403,7 +374,7 @@ func (c *conn) answerEarly(ctx context.Context, rc *reqCtx, a *answer, id json.R
 	a.sent, a.detached = true, true
 	// Before the connection's count drops: Shutdown waits for cardWG
 	// only once no connection is left.
-	c.s.cardWG.Add(1)
+	c.core.cardWG.Add(1)
 	a.mu.Unlock()
 	defer c.reqWG.Done()
 	e := toError(ctx, ctx.Err())
@@ -414,14 +385,14 @@ func (c *conn) answerEarly(ctx context.Context, rc *reqCtx, a *answer, id json.R
 }
 
 // logRequest writes a request's log line, with extra attributes.
-func (c *conn) logRequest(rc *reqCtx, outcome string, start time.Time, extra ...any) {
+func (c *session) logRequest(rc *reqCtx, outcome string, start time.Time, extra ...any) {
 	attrs := []any{"origin", c.origin, "method", rc.method, "outcome", outcome,
 		"duration", time.Since(start).Round(time.Millisecond)}
 	if r := rc.readerName(); r != "" {
 		attrs = append(attrs, "reader", r)
 	}
 	attrs = append(attrs, extra...)
-	c.s.log.Info("request", attrs...)
+	c.core.log.Info("request", attrs...)
 }
 
 // checkConsent is the per-request check behind the handshake's, which
@@ -429,48 +400,39 @@ func (c *conn) logRequest(rc *reqCtx, outcome string, start time.Time, extra ...
 // standing consent was revoked since the connection opened (the tray's
 // "forget this site"). It never asks: a page is asked again only when it
 // reconnects, at the handshake.
-func (c *conn) checkConsent() error {
-	if c.grant == grantOnce || c.s.preConsented(c.origin) {
+func (c *session) checkConsent() error {
+	if c.grant == grantOnce || c.core.preConsented(c.origin) {
 		return nil
 	}
 	return newError(CodeConsentDenied, "this site is not allowed to use the card")
 }
 
-// sendJSON writes v as a text frame. It gives up when the connection
-// ends; a write that fails or times out (a page that does not read) ends
-// the connection.
+// sendJSON writes v as one message, and reports whether it did. It gives
+// up when the session ends; a write that fails or times out (a page that
+// does not read) ends the session.
 //
 // The message is written by the calling goroutine, not handed to the
 // writer goroutine: a hand-off costs a thread wake-up per response, and
 // responses are what pages wait for.
-func (c *conn) sendJSON(v any) {
-	buf := encodeMessage(v, c.s.log)
-	c.write(buf.Bytes())
+func (c *session) sendJSON(v any) bool {
+	buf := encodeMessage(v, c.core.log)
+	ok := c.write(buf.Bytes())
 	putBuffer(buf)
+	return ok
 }
 
-// sendClose writes a last message, then a close frame with code.
-func (c *conn) sendClose(v any, code int, reason string) {
-	buf := encodeMessage(v, c.s.log)
-	defer putBuffer(buf)
-	if c.write(buf.Bytes()) {
-		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
-			time.Now().Add(c.s.limits.WriteTimeout))
-	}
-}
-
-// write writes one data frame, and reports whether it did.
-func (c *conn) write(b []byte) bool {
+// write writes one message, and reports whether it did.
+func (c *session) write(b []byte) bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.ctx.Err() != nil {
 		return false
 	}
-	if err := c.writeFrame(b); err != nil {
-		// A page that does not read gets its connection dropped
-		// rather than holding our goroutines.
+	if err := c.stream.WriteMessage(b); err != nil {
+		// A page that does not read gets its session dropped rather
+		// than holding our goroutines.
 		c.cancel()
-		c.ws.Close()
+		c.stream.Close(CloseNormal)
 		return false
 	}
 	return true
@@ -504,7 +466,7 @@ func putBuffer(buf *bytes.Buffer) {
 
 // sendEvent replaces any undelivered event: events carry full state, so
 // a slow page loses nothing by seeing only the latest one.
-func (c *conn) sendEvent(b []byte) {
+func (c *session) sendEvent(b []byte) {
 	c.evMu.Lock()
 	c.ev = b
 	c.evMu.Unlock()
@@ -514,11 +476,9 @@ func (c *conn) sendEvent(b []byte) {
 	}
 }
 
-// writeLoop writes the events and the keepalive pings.
-func (c *conn) writeLoop() {
+// writeLoop writes the events.
+func (c *session) writeLoop() {
 	defer close(c.writerDone)
-	ping := time.NewTicker(c.s.limits.PingInterval)
-	defer ping.Stop()
 	for {
 		select {
 		case <-c.evSig:
@@ -527,14 +487,6 @@ func (c *conn) writeLoop() {
 			c.ev = nil
 			c.evMu.Unlock()
 			if b != nil && !c.write(b) {
-				return
-			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.limits.WriteTimeout)); err != nil {
-				if !errors.Is(err, websocket.ErrCloseSent) {
-					c.cancel()
-					c.ws.Close()
-				}
 				return
 			}
 		case <-c.ctx.Done():
