@@ -69,7 +69,7 @@ func (c *Card) ChallengeBasicKey(ctx context.Context) (*BasicKeyChallenge, error
 	}
 	data := append([]byte{0x94, challengeLen}, ch...)
 	cmd := apdu.Command{CLA: 0x00, INS: apdu.InsInternalAuth, P1: algBasicKeySHA384, P2: keyBasic, Data: data}
-	resp, err := apdu.Run(ctx, c.t, cmd)
+	resp, err := c.x.Run(ctx, c.t, cmd)
 	if err != nil {
 		return nil, fmt.Errorf("beid: INTERNAL AUTHENTICATE: %w", err)
 	}

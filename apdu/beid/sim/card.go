@@ -52,6 +52,10 @@ type Options struct {
 	// one would. It answers the basic key challenge with the key it holds,
 	// which does not verify with file 4040. Applet 1.8 profiles only.
 	ForeignBasicKey bool
+	// Timing, when not nil, makes the card take as long as a real card to
+	// answer each command (see Timing and RealTiming); Card.CardTime adds
+	// up that time. Nil answers at once.
+	Timing *Timing
 }
 
 // A Card is what the driver talks to in-process.
@@ -87,6 +91,10 @@ type Card struct {
 	k       *contents
 	pin     []byte
 	muteGap time.Duration // Options.MuteOnEarlyResend
+	timing  *Timing       // Options.Timing
+	// cardTime is the time the card has spent answering in real-timing
+	// mode, 6Cxx recoveries included.
+	cardTime time.Duration
 
 	mu sync.Mutex
 	// Non-volatile state: survives Reset and removal, as EEPROM does.
@@ -219,7 +227,16 @@ func New(opts Options) (*Card, error) {
 	if opts.MuteOnEarlyResend < 0 {
 		return nil, fmt.Errorf("%w: negative MuteOnEarlyResend", ErrInvalidOptions)
 	}
-	c := &Card{profile: profile, k: k, pin: []byte(pin), tries: maxPINTries, muteGap: opts.MuteOnEarlyResend}
+	var timing *Timing
+	if opts.Timing != nil {
+		if opts.Timing.ETU() <= 0 || opts.Timing.Command < 0 || opts.Timing.Verify < 0 ||
+			opts.Timing.Signature < 0 || opts.Timing.ResendRecovery < 0 {
+			return nil, fmt.Errorf("%w: timing %+v", ErrInvalidOptions, *opts.Timing)
+		}
+		t := *opts.Timing
+		timing = &t
+	}
+	c := &Card{profile: profile, k: k, pin: []byte(pin), tries: maxPINTries, muteGap: opts.MuteOnEarlyResend, timing: timing}
 	c.s = c.freshSession()
 	return c, nil
 }
@@ -410,6 +427,11 @@ func (c *Card) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 		}
 	}
 	parsed, resp := c.process(cmd)
+	if c.timing != nil {
+		if err := c.takeTime(ctx, parsed, resp); err != nil {
+			return nil, err
+		}
+	}
 	c.s.exactAt = time.Time{}
 	if resp.SW.SW1() == 0x6C {
 		c.s.exactAt = time.Now()
@@ -425,4 +447,37 @@ func (c *Card) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	}
 	c.log = append(c.log, LogEntry{Command: parsed, SW: resp.SW})
 	return resp.Bytes(), nil
+}
+
+// takeTime waits, in real-timing mode, as long as a real card takes to
+// answer, and counts it in cardTime. The card is busy meanwhile: the lock
+// stays held, as a card answers one command at a time. When ctx ends first
+// the card is as good as pulled mid-answer: the command took effect, the
+// answer is lost.
+func (c *Card) takeTime(ctx context.Context, cmd apdu.Command, resp apdu.Response) error {
+	start := time.Now()
+	t := time.NewTimer(c.timing.CommandTime(cmd, resp))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		c.cardTime += time.Since(start)
+		return ctx.Err()
+	case <-t.C:
+	}
+	// What the card really took, timer lateness included: the bench
+	// divides by this.
+	c.cardTime += time.Since(start)
+	if resp.SW.SW1() == 0x6C {
+		c.cardTime += c.timing.ResendRecovery
+	}
+	return nil
+}
+
+// CardTime returns the time the card has spent answering commands in
+// real-timing mode (Options.Timing), including the recovery the card
+// needs after each 6Cxx answer; zero otherwise.
+func (c *Card) CardTime() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cardTime
 }
