@@ -12,14 +12,18 @@ const (
 )
 
 // ParseAddress decodes the address file, trailing zero padding included.
-// Unknown tags are skipped. Malformed content gives an error matching
-// ErrMalformed.
+// Unknown tags are skipped. Text values are trimmed of surrounding spaces
+// (a real card pads the street with 25). A text with invalid UTF-8 or
+// control characters is kept, those replaced by U+FFFD, and listed in
+// Address.FieldErrors. A broken structure, or a file without any address
+// field, gives an error matching ErrMalformed.
 func ParseAddress(b []byte) (*Address, error) {
 	elems, err := parseElements(b)
 	if err != nil {
 		return nil, fmt.Errorf("beid: address file: %w", err)
 	}
 	a := new(Address)
+	var fe fieldErrors
 	for _, e := range elems {
 		var dst *string
 		switch e.tag {
@@ -35,12 +39,9 @@ func ParseAddress(b []byte) (*Address, error) {
 		default:
 			continue
 		}
-		s, err := text(e)
-		if err != nil {
-			return nil, fmt.Errorf("beid: address file: %w", err)
-		}
-		*dst = s
+		*dst = fe.text(e)
 	}
+	a.FieldErrors = fe
 	if a.FileVersion == nil && a.Street == "" && a.ZipCode == "" && a.Municipality == "" {
 		return nil, fmt.Errorf("%w: address file: no address fields", ErrMalformed)
 	}

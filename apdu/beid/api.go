@@ -63,7 +63,7 @@ type CardData struct {
 	OSVersion      byte
 	SoftmaskNumber byte
 	SoftmaskVer    byte
-	AppletVersion  byte // Applet11, Applet17 or Applet18
+	AppletVersion  byte // Applet11, Applet17, Applet18 or a later one
 	GlobalOSVer    uint16
 	AppletIntfVer  byte
 	PKCS1Support   byte
@@ -101,7 +101,7 @@ type Identity struct {
 	NobleCondition        string
 	DocumentType          string // raw code, see DocumentTypeName
 	SpecialStatus         string
-	PhotoHash             []byte // SHA-1 on applet 1.7, SHA-384 on 1.8
+	PhotoHash             []byte // SHA-1 (20 bytes) on old RSA cards, SHA-256 (32) on later 1.7 ones, SHA-384 (48) on 1.8
 	Duplicate             string
 	SpecialOrganisation   string
 	MemberOfFamily        bool
@@ -116,6 +116,10 @@ type Identity struct {
 	CardAMention1         string
 	CardAMention2         string
 	EUCardStartDate       Date
+
+	// FieldErrors lists the fields that did not read as they should; see
+	// ParseIdentity for what each keeps. Empty on a well-formed file.
+	FieldErrors []*FieldError
 }
 
 // Address is the content of the address file (3F00/DF01/4033).
@@ -124,6 +128,10 @@ type Address struct {
 	Street       string // street and number
 	ZipCode      string
 	Municipality string
+
+	// FieldErrors lists the fields that did not read as they should, as
+	// for Identity.
+	FieldErrors []*FieldError
 }
 
 // Errors the driver reports; match them with errors.Is.

@@ -11,6 +11,7 @@ import (
 // Lengths of the GET CARD DATA answer: P2=00 gives the card data, P2=01
 // (applet 1.8 only) appends the PIN tries left and two reserved bytes.
 const (
+	appletFirst      = 0x10 // applet 1.0, the first BELPIC applet
 	cardDataLen      = 0x1C
 	cardDataTriesLen = 0x1F
 )
@@ -21,8 +22,12 @@ const (
 var appletAID = []byte{0xA0, 0x00, 0x00, 0x00, 0x30, 0x29, 0x05, 0x70, 0x00, 0xAD, 0x13, 0x10, 0x01, 0x01, 0xFF}
 
 // ParseCardData decodes a GET CARD DATA answer, 28 bytes or, with P2=01,
-// 31. It fails with ErrNotBelpic when the answer is too short or names an
-// applet version this package does not know.
+// 31. It fails with ErrNotBelpic when the answer is too short or its
+// applet version is below 1.0 (0x10). Later versions than this package
+// knows are accepted, so that new cards still work: the driver takes the
+// ECC path from 0x18 on and the RSA path below, as eid-mw
+// (cardcomm/pkcs11/src/cardlayer/card.cpp) and OpenSC (card-belpic.c)
+// compare the version rather than match it.
 func ParseCardData(b []byte) (*CardData, error) {
 	if len(b) < cardDataLen {
 		return nil, fmt.Errorf("%w: card data has %d bytes, want %d", ErrNotBelpic, len(b), cardDataLen)
@@ -42,10 +47,8 @@ func ParseCardData(b []byte) (*CardData, error) {
 		LifeCycle:      b[27],
 		PINTriesLeft:   -1,
 	}
-	switch cd.AppletVersion {
-	case Applet11, Applet17, Applet18:
-	default:
-		return nil, fmt.Errorf("%w: unknown applet version %02X", ErrNotBelpic, cd.AppletVersion)
+	if cd.AppletVersion < appletFirst {
+		return nil, fmt.Errorf("%w: applet version %02X", ErrNotBelpic, cd.AppletVersion)
 	}
 	if len(b) > cardDataLen && b[cardDataLen] != 0xFF { // FF: no PIN object
 		cd.PINTriesLeft = int(b[cardDataLen])
@@ -95,3 +98,6 @@ func (c *Card) getCardData(ctx context.Context, p2 byte, le int) ([]byte, error)
 	}
 	return b, nil
 }
+
+// ECC reports whether the card signs with ECDSA: applet 1.8 and later.
+func (cd *CardData) ECC() bool { return cd.AppletVersion >= Applet18 }

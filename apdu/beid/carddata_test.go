@@ -34,11 +34,32 @@ func TestParseCardData(t *testing.T) {
 	for _, bad := range [][]byte{
 		nil,
 		hexBytes(cardDataHex(Applet17))[:27],
-		hexBytes(cardDataHex(0x19)),
+		hexBytes(cardDataHex(0x0F)),
 		hexBytes(cardDataHex(0x00)),
 	} {
 		if _, err := ParseCardData(bad); !errors.Is(err, ErrNotBelpic) {
 			t.Errorf("ParseCardData(% X) = %v, want ErrNotBelpic", bad, err)
+		}
+	}
+}
+
+// TestAppletForwardCompatible is D3: applet versions the package does not
+// know take the path of the generation they follow.
+func TestAppletForwardCompatible(t *testing.T) {
+	for _, tc := range []struct {
+		version byte
+		ecc     bool
+	}{
+		{0x10, false}, {Applet11, false}, {0x12, false}, {Applet17, false},
+		{Applet18, true}, {0x19, true}, {0x20, true}, {0xFF, true},
+	} {
+		cd, err := ParseCardData(hexBytes(cardDataHex(tc.version)))
+		if err != nil {
+			t.Errorf("applet %02X: %v", tc.version, err)
+			continue
+		}
+		if cd.ECC() != tc.ecc {
+			t.Errorf("applet %02X: ECC() = %v, want %v", tc.version, cd.ECC(), tc.ecc)
 		}
 	}
 }

@@ -184,3 +184,26 @@ func FormatBirthDate(d Date, lang string) string {
 	parts = append(parts, fmt.Sprintf("%04d", d.Year))
 	return strings.Join(parts, sep)
 }
+
+// partialBirthDate is what ParseIdentity keeps of a birth date that
+// ParseBirthDate refuses: the four-digit year at the end and a day in
+// front, with month 0, as eid-mw (plugins_tools/eid-viewer/conversions/
+// dob.cpp) reads a month it does not know. It is the zero Date when even
+// that is not there.
+func partialBirthDate(s string) Date {
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '.' })
+	if len(fields) == 0 {
+		return Date{}
+	}
+	var d Date
+	var ok bool
+	if d.Year, ok = digits(fields[len(fields)-1], 4, 4); !ok || d.Year == 0 {
+		return Date{}
+	}
+	if len(fields) == 3 {
+		if day, ok := digits(fields[0], 1, 2); ok && day <= 31 {
+			d.Day = day
+		}
+	}
+	return d
+}

@@ -275,7 +275,7 @@ func (c *Card) ReadAll(ctx context.Context) (*Contents, error) {
 		*cf.dst = cert
 	}
 	var challengeErr error
-	if cd.AppletVersion >= Applet18 || out.Identity.BasicKeyHash != nil {
+	if cd.ECC() || out.Identity.BasicKeyHash != nil {
 		if out.BasicPublicKey, err = c.ReadFile(ctx, FileBasicPublicKey); err != nil {
 			return nil, err
 		}

@@ -23,6 +23,14 @@ func FuzzParseIdentity(f *testing.F) {
 			}
 			return
 		}
+		if len(id.FieldErrors) > 0 {
+			for _, fe := range id.FieldErrors {
+				if !errors.Is(fe, ErrMalformed) {
+					t.Fatalf("field error %v does not match ErrMalformed", fe)
+				}
+			}
+			return // a value the card should not have; it is not re-encoded
+		}
 		enc, err := id.MarshalBinary()
 		if err != nil {
 			t.Fatalf("parsed identity does not encode: %v", err)
@@ -52,6 +60,14 @@ func FuzzParseAddress(f *testing.F) {
 				t.Fatalf("error %v does not match ErrMalformed", err)
 			}
 			return
+		}
+		if len(a.FieldErrors) > 0 {
+			for _, fe := range a.FieldErrors {
+				if !errors.Is(fe, ErrMalformed) {
+					t.Fatalf("field error %v does not match ErrMalformed", fe)
+				}
+			}
+			return // a value the card should not have; it is not re-encoded
 		}
 		enc, err := a.MarshalBinary()
 		if err != nil {

@@ -107,8 +107,18 @@ func (id *Identity) dateFields() []dateField {
 // ParseIdentity decodes the identity file. It accepts the file as read from
 // the card, trailing zero padding included, with or without the leading
 // file structure version. Unknown tags are skipped, so that files of later
-// applets still parse. Malformed content gives an error matching
-// ErrMalformed; the error never quotes the field values.
+// applets still parse. Text values are trimmed of surrounding spaces, as
+// commons-eid does: real cards pad some of them.
+//
+// One odd field does not make the card unreadable. Like eid-mw, which reads
+// an unknown birth month as 0, ParseIdentity keeps what it can of a field
+// it cannot read and lists the field in Identity.FieldErrors: a text with
+// invalid UTF-8 or control characters keeps its text with those replaced
+// by U+FFFD, a sex letter or national number of the wrong form its raw
+// text, a birth date its raw text (BirthDateRaw) and the parts that do
+// parse, a validity date nothing. Only a file whose structure is broken,
+// or that holds no identity field, fails, with an error matching
+// ErrMalformed. No error quotes a field's value.
 func ParseIdentity(b []byte) (*Identity, error) {
 	elems, err := parseElements(b)
 	if err != nil {
@@ -118,15 +128,12 @@ func ParseIdentity(b []byte) (*Identity, error) {
 	strs := id.stringFields()
 	bins := id.binaryFields()
 	dates := id.dateFields()
+	var fe fieldErrors
 next:
 	for _, e := range elems {
 		for _, f := range strs {
 			if f.tag == e.tag {
-				s, err := text(e)
-				if err != nil {
-					return nil, err
-				}
-				*f.s = s
+				*f.s = fe.text(e)
 				continue next
 			}
 		}
@@ -138,57 +145,87 @@ next:
 		}
 		for _, f := range dates {
 			if f.tag == e.tag {
-				if len(e.value) == 0 {
-					*f.d = Date{}
+				s := fe.text(e)
+				if s == "" {
 					continue next
 				}
-				s, err := text(e)
+				d, err := parseNumericDate(s)
 				if err != nil {
-					return nil, err
+					fe.add(e, err)
 				}
-				if *f.d, err = parseNumericDate(s); err != nil {
-					return nil, fmt.Errorf("beid: identity file: tag %02X: %w", e.tag, err)
-				}
+				*f.d = d
 				continue next
 			}
 		}
 		switch e.tag {
 		case tagNationalNumber:
-			s, err := text(e)
-			if err != nil {
-				return nil, err
-			}
-			if s != "" && !validNationalNumber(s) {
+			id.NationalNumber = fe.text(e)
+			if id.NationalNumber != "" && !validNationalNumber(id.NationalNumber) {
 				// The value itself stays out of the error.
-				return nil, fmt.Errorf("%w: identity file: national number is not 11 digits", ErrMalformed)
+				fe.add(e, fmt.Errorf("%w: national number is not 11 digits", ErrMalformed))
 			}
-			id.NationalNumber = s
 		case tagBirthDate:
-			s, err := text(e)
-			if err != nil {
-				return nil, err
-			}
+			s := fe.text(e)
 			d, err := ParseBirthDate(s)
 			if err != nil {
-				return nil, fmt.Errorf("beid: identity file: %w", err)
+				fe.add(e, err)
+				d = partialBirthDate(s)
 			}
 			id.BirthDate, id.BirthDateRaw = d, s
 		case tagSex:
-			s, err := text(e)
+			s := fe.text(e)
+			sex, err := normaliseSex(s)
 			if err != nil {
-				return nil, err
+				fe.add(e, err)
+				sex = s
 			}
-			if id.Sex, err = normaliseSex(s); err != nil {
-				return nil, err
-			}
+			id.Sex = sex
 		case tagMemberOfFamily:
 			id.MemberOfFamily = true
 		}
 	}
+	id.FieldErrors = fe
 	if reflect.ValueOf(*id).IsZero() {
 		return nil, fmt.Errorf("%w: identity file: no identity fields", ErrMalformed)
 	}
 	return id, nil
+}
+
+// FieldError reports a field of the identity or address file that did not
+// read as its tag says it should. It matches ErrMalformed and never quotes
+// the value.
+type FieldError struct {
+	Tag byte
+	Err error
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("beid: field %02X: %v", e.Tag, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// fieldErrors collects the FieldErrors of one file.
+type fieldErrors []*FieldError
+
+func (fe *fieldErrors) add(e element, err error) {
+	*fe = append(*fe, &FieldError{Tag: e.tag, Err: err})
+}
+
+// text returns an element's value as trimmed text. Invalid UTF-8 and
+// control characters become U+FFFD, with a FieldError.
+func (fe *fieldErrors) text(e element) string {
+	s := string(e.value)
+	if err := checkText(e.tag, s); err != nil {
+		fe.add(e, err)
+		s = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7F {
+				return utf8.RuneError
+			}
+			return r
+		}, strings.ToValidUTF8(s, string(utf8.RuneError)))
+	}
+	return strings.Trim(s, " ")
 }
 
 // UnmarshalBinary is ParseIdentity as an encoding.BinaryUnmarshaler.
@@ -277,16 +314,6 @@ func (id *Identity) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("%w: identity: no fields", ErrMalformed)
 	}
 	return out, nil
-}
-
-// text returns an element's value as a string, which must be UTF-8 without
-// control characters.
-func text(e element) (string, error) {
-	s := string(e.value)
-	if err := checkText(e.tag, s); err != nil {
-		return "", err
-	}
-	return s, nil
 }
 
 func checkText(tag byte, s string) error {

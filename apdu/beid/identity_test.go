@@ -134,14 +134,6 @@ func TestParseIdentityMalformed(t *testing.T) {
 		{"tag 00 in the middle", append(tlv(0x01, "1"), tlv(0x00, "x", 0x07, "Doe")...)},
 		{"garbage after padding", append(append(tlv(0x07, "Doe"), 0, 0, 0), 0x42)},
 		{"only unknown tags", tlv(0x55, "x")},
-		{"bad validity date", tlv(0x03, "2021-03-15")},
-		{"impossible validity date", tlv(0x04, "31.02.2031")},
-		{"bad birth date", tlv(0x0C, "01 FOO 1990")},
-		{"bad sex", tlv(0x0D, "X")},
-		{"short national number", tlv(0x06, "9001011234")},
-		{"letters in national number", tlv(0x06, "9001011234X")},
-		{"invalid UTF-8", tlv(0x07, "\xff\xfe")},
-		{"control character", tlv(0x07, "Do\x00e")},
 	} {
 		_, err := ParseIdentity(tc.file)
 		if !errors.Is(err, ErrMalformed) {
@@ -150,10 +142,81 @@ func TestParseIdentityMalformed(t *testing.T) {
 	}
 }
 
+// TestParseIdentityFieldErrors is D4: an odd field is kept as far as it
+// reads and reported on its own; the card stays readable.
+func TestParseIdentityFieldErrors(t *testing.T) {
+	surname := tlv(0x07, "Peeters")
+	for _, tc := range []struct {
+		name  string
+		field []byte
+		tag   byte
+		check func(id *Identity) bool
+	}{
+		{"bad validity date", tlv(0x03, "2021-03-15"), 0x03, func(id *Identity) bool { return id.ValidFrom.IsZero() }},
+		{"impossible validity date", tlv(0x04, "31.02.2031"), 0x04, func(id *Identity) bool { return id.ValidUntil.IsZero() }},
+		{"unknown birth month", tlv(0x0C, "01 FOO 1990"), 0x0C, func(id *Identity) bool {
+			return id.BirthDate == Date{Year: 1990, Day: 1} && id.BirthDateRaw == "01 FOO 1990"
+		}},
+		{"birth date without year", tlv(0x0C, "01 JAN"), 0x0C, func(id *Identity) bool {
+			return id.BirthDate.IsZero() && id.BirthDateRaw == "01 JAN"
+		}},
+		{"bad sex", tlv(0x0D, "X"), 0x0D, func(id *Identity) bool { return id.Sex == "X" }},
+		{"short national number", tlv(0x06, "9001011234"), 0x06, func(id *Identity) bool { return id.NationalNumber == "9001011234" }},
+		{"letters in national number", tlv(0x06, "9001011234X"), 0x06, func(id *Identity) bool { return id.NationalNumber == "9001011234X" }},
+		{"invalid UTF-8", tlv(0x08, "Ann\xffe"), 0x08, func(id *Identity) bool { return id.GivenNames == "Ann\uFFFDe" }},
+		{"control character", tlv(0x08, "An\x00n"), 0x08, func(id *Identity) bool { return id.GivenNames == "An\uFFFDn" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The parser does not need the card's ascending tag order.
+			file := append(append(bytes.Clone(surname), tc.field...), tlv(0x0F, "1")...)
+			id, err := ParseIdentity(file)
+			if err != nil {
+				t.Fatalf("one odd field failed the whole file: %v", err)
+			}
+			if id.Surname != "Peeters" || id.DocumentType != "1" {
+				t.Errorf("the other fields were lost: %+v", id)
+			}
+			if len(id.FieldErrors) == 0 {
+				t.Fatal("no field error")
+			}
+			fe := id.FieldErrors[0]
+			if fe.Tag != tc.tag || !errors.Is(fe, ErrMalformed) {
+				t.Errorf("field error %v (tag %02X), want tag %02X matching ErrMalformed", fe, fe.Tag, tc.tag)
+			}
+			if !tc.check(id) {
+				t.Errorf("kept value wrong: %+v", id)
+			}
+		})
+	}
+}
+
 func TestParseIdentityErrorHidesNationalNumber(t *testing.T) {
-	_, err := ParseIdentity(tlv(0x06, "90010112345X"))
-	if err == nil || strings.Contains(err.Error(), "9001011234") {
-		t.Errorf("error %v quotes the national number", err)
+	id, err := ParseIdentity(tlv(0x06, "90010112345X"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(id.FieldErrors) != 1 || strings.Contains(id.FieldErrors[0].Error(), "9001011234") {
+		t.Errorf("field errors %v quote the national number", id.FieldErrors)
+	}
+}
+
+// TestParseTrims is D5: values padded with spaces come out trimmed; the
+// file's bytes, which the RRN signed, are untouched.
+func TestParseTrims(t *testing.T) {
+	file := tlv(0x01, "Elfbunderslaan 76"+strings.Repeat(" ", 25), 0x02, "1650", 0x03, " Beersel ")
+	a, err := ParseAddress(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Street != "Elfbunderslaan 76" || a.Municipality != "Beersel" || len(a.FieldErrors) != 0 {
+		t.Errorf("ParseAddress = %+v", a)
+	}
+	id, err := ParseIdentity(tlv(0x07, "SPECIMEN  ", 0x08, "  Alice Geldigekaart", 0x0C, "26 AVR  1975 "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Surname != "SPECIMEN" || id.GivenNames != "Alice Geldigekaart" || id.BirthDateRaw != "26 AVR  1975" {
+		t.Errorf("ParseIdentity = %+v", id)
 	}
 }
 
@@ -376,10 +439,15 @@ func TestAddress(t *testing.T) {
 	if err != nil || a.Municipality != "Gent" || a.FileVersion != nil {
 		t.Errorf("ParseAddress = %+v, %v", a, err)
 	}
-	for _, bad := range [][]byte{nil, {0x01}, tlv(0x01, "\xC3"), tlv(0x42, "x"), append(tlv(0x01, "x"), 0, 1)} {
+	for _, bad := range [][]byte{nil, {0x01}, tlv(0x42, "x"), append(tlv(0x01, "x"), 0, 1)} {
 		if _, err := ParseAddress(bad); !errors.Is(err, ErrMalformed) {
 			t.Errorf("ParseAddress(%X) = %v, want ErrMalformed", bad, err)
 		}
+	}
+	// A field that is not UTF-8 is kept and reported; the address reads.
+	a, err = ParseAddress(tlv(0x01, "\xC3", 0x02, "9000"))
+	if err != nil || a.ZipCode != "9000" || a.Street != "\uFFFD" || len(a.FieldErrors) != 1 || !errors.Is(a.FieldErrors[0], ErrMalformed) {
+		t.Errorf("ParseAddress with a bad street = %+v, %v", a, err)
 	}
 	if _, err := (&Address{}).MarshalBinary(); !errors.Is(err, ErrMalformed) {
 		t.Errorf("empty address: %v, want ErrMalformed", err)

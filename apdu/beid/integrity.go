@@ -19,8 +19,10 @@ import (
 //   - the identity signature (file 4032) over the identity file as read;
 //   - the address signature (4034) over the address file without its
 //     trailing zeros followed by the whole identity signature file;
-//   - the photo against the photo hash of the identity file (SHA-1 on
-//     applet 1.7, SHA-384 on 1.8);
+//   - the photo against the photo hash of the identity file, the hash
+//     told by its length: 20 bytes SHA-1 (older RSA cards), 32 SHA-256
+//     (applet 1.7 cards of 2018 and 2022, the EC-signed ones among
+//     them), 48 SHA-384 (applet 1.8);
 //   - on applet 1.8, the basic public key file (4040) against its SHA-384
 //     hash in the identity file;
 //   - on applet 1.8, the card's answer to the basic key challenge
@@ -30,8 +32,9 @@ import (
 //     its applet version;
 //   - the RRN certificate against the card's root certificate.
 //
-// With an EC RRN key the signatures are ECDSA with SHA-384, stored as DER
-// followed by zero padding. With an RSA key they are PKCS #1 v1.5, and the
+// With an EC RRN key, as on applet 1.8 and on applet 1.7 cards issued since
+// about 2022, the signatures are ECDSA with SHA-384, stored as DER followed
+// by zero padding (to 256 bytes on those 1.7 cards). With an RSA key they are PKCS #1 v1.5, and the
 // hash is told by the photo hash's length, as the official middleware does:
 // SHA-1 (or SHA-256 on re-signed cards) when it is 20 bytes, SHA-256 for 32,
 // SHA-384 for 48.

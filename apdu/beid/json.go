@@ -3,6 +3,7 @@ package beid
 import (
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strings"
 )
 
@@ -57,6 +58,40 @@ type identityJSON struct {
 	CardAMention1         string `json:"cardAMention1,omitempty"`
 	CardAMention2         string `json:"cardAMention2,omitempty"`
 	EUCardStartDate       *Date  `json:"euCardStartDate,omitempty"`
+
+	// InvalidFields names, by their JSON names, the fields that did not
+	// read as they should (Identity.FieldErrors).
+	InvalidFields []string `json:"invalidFields,omitempty"`
+}
+
+// identityJSONNames are the JSON names of the identity file's tags, for
+// invalidFields.
+var identityJSONNames = map[byte]string{
+	tagCardNumber: "cardNumber", tagValidFrom: "validFrom", tagValidUntil: "validUntil",
+	tagIssuingMunicipality: "issuingMunicipality", tagNationalNumber: "nationalNumber",
+	tagSurname: "surname", tagGivenNames: "givenNames", tagThirdNameInitial: "thirdNameInitial",
+	tagNationality: "nationality", tagBirthPlace: "birthPlace", tagBirthDate: "birthDate",
+	tagSex: "sex", tagNobleCondition: "nobleCondition", tagDocumentType: "documentType",
+	tagSpecialStatus: "specialStatus", tagDuplicate: "duplicate",
+	tagSpecialOrganisation: "specialOrganisation", tagProtectionDateCountry: "protectionDateCountry",
+	tagWorkPermit: "workPermit", tagEmployerVAT1: "employerVat1", tagEmployerVAT2: "employerVat2",
+	tagRegionalFileNumber: "regionalFileNumber", tagBrexitMention1: "brexitMention1",
+	tagBrexitMention2: "brexitMention2", tagCardAMention1: "cardAMention1",
+	tagCardAMention2: "cardAMention2", tagEUCardStartDate: "euCardStartDate",
+}
+
+var addressJSONNames = map[byte]string{tagAddrStreet: "street", tagAddrZipCode: "zipCode", tagAddrMunicipality: "municipality"}
+
+// invalidFields lists the JSON names of the fields in errs, once each.
+func invalidFields(errs []*FieldError, names map[byte]string) []string {
+	var out []string
+	for _, fe := range errs {
+		n := names[fe.Tag]
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // MarshalJSON encodes the identity in cardbridge's JSON form.
@@ -94,6 +129,7 @@ func (id *Identity) MarshalJSON() ([]byte, error) {
 		CardAMention1:         id.CardAMention1,
 		CardAMention2:         id.CardAMention2,
 	}
+	j.InvalidFields = invalidFields(id.FieldErrors, identityJSONNames)
 	if !id.EUCardStartDate.IsZero() {
 		j.EUCardStartDate = &id.EUCardStartDate
 	}
@@ -103,10 +139,11 @@ func (id *Identity) MarshalJSON() ([]byte, error) {
 // MarshalJSON encodes the address in cardbridge's JSON form.
 func (a *Address) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Street       string `json:"street"`
-		ZipCode      string `json:"zipCode"`
-		Municipality string `json:"municipality"`
-	}{a.Street, a.ZipCode, a.Municipality})
+		Street        string   `json:"street"`
+		ZipCode       string   `json:"zipCode"`
+		Municipality  string   `json:"municipality"`
+		InvalidFields []string `json:"invalidFields,omitempty"`
+	}{a.Street, a.ZipCode, a.Municipality, invalidFields(a.FieldErrors, addressJSONNames)})
 }
 
 func hexUpper(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }

@@ -89,3 +89,28 @@ func TestAddressJSON(t *testing.T) {
 		t.Errorf("got %s, want %s", b, want)
 	}
 }
+
+func TestInvalidFieldsJSON(t *testing.T) {
+	id, err := ParseIdentity(tlv(0x07, "Peeters", 0x0C, "01 FOO 1990", 0x0D, "X", 0x0D, "Y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		InvalidFields []string `json:"invalidFields"`
+		BirthDate     string   `json:"birthDate"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.InvalidFields) != 2 || got.InvalidFields[0] != "birthDate" || got.InvalidFields[1] != "sex" || got.BirthDate != "1990" {
+		t.Errorf("JSON %s", b)
+	}
+	good, _ := json.Marshal(&Address{Street: "Korenmarkt 1"})
+	if string(good) != `{"street":"Korenmarkt 1","zipCode":"","municipality":""}` {
+		t.Errorf("well-formed address JSON %s", good)
+	}
+}

@@ -106,9 +106,9 @@ func (c *Card) PINTriesLeft(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	switch {
-	case cd.AppletVersion == Applet11:
-		return 0, fmt.Errorf("%w: applet 1.1 cannot report PIN tries safely", ErrUnsupported)
-	case cd.AppletVersion >= Applet18:
+	case cd.AppletVersion < Applet17:
+		return 0, fmt.Errorf("%w: applet %X cannot report PIN tries safely", ErrUnsupported, cd.AppletVersion)
+	case cd.ECC():
 		b, err := c.getCardData(ctx, 0x01, cardDataTriesLen)
 		if err != nil {
 			return 0, err

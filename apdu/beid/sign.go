@@ -39,6 +39,26 @@ const (
 	algECDSASHA512        = 0x04 // applet 1.8
 )
 
+// selectBelpic makes DF(BELPIC) the current DF. It selects by path first,
+// as OpenSC, commons-eid and the eid-mw minidriver do; a card that answers
+// 6A82 or 6A86 to that gets the form of eid-mw's PKCS #11 card layer
+// (cardcomm/pkcs11/src/cardlayer/card.cpp): the MF, then DF00 by file ID
+// (00 A4 02 0C 02 DF00).
+func (c *Card) selectBelpic(ctx context.Context) error {
+	err := c.selectFile(ctx, dfBelpic)
+	var se *apdu.StatusError
+	if !errors.As(err, &se) || se.SW != apdu.SWFileNotFound && se.SW != apdu.SWIncorrectP1P2 {
+		return err
+	}
+	for _, fid := range dfBelpic.Path {
+		cmd := apdu.Command{CLA: 0x00, INS: apdu.InsSelect, P1: 0x02, P2: 0x0C, Data: []byte{byte(fid >> 8), byte(fid)}}
+		if _, ferr := c.x.Run(ctx, c.t, cmd); ferr != nil {
+			return fmt.Errorf("beid: select %s by file ID after %w: %w", dfBelpic.Name, err, ferr)
+		}
+	}
+	return nil
+}
+
 // Sign signs digest, made with hash (SHA-256, SHA-384 or SHA-512), with key.
 // verify, when not nil, is called after MANAGE SECURITY ENVIRONMENT and right
 // before the signature, which is where the non-repudiation key requires its
@@ -71,11 +91,9 @@ func (c *Card) Sign(ctx context.Context, key Key, hash crypto.Hash, digest []byt
 		algRef     byte
 		toBeSigned []byte
 	)
-	switch cd.AppletVersion {
-	case Applet11, Applet17:
-		alg, algRef = RSAPKCS1v15, algRSAPKCS1DigestInfo
-		toBeSigned = append(digestInfoPrefix(hash), digest...)
-	case Applet18:
+	// Later applets keep the algorithm references of the generation they
+	// extend (eid-mw and OpenSC test "version >= 0x18").
+	if cd.ECC() {
 		alg, toBeSigned = ECDSAP384, digest
 		switch hash {
 		case crypto.SHA256:
@@ -85,15 +103,16 @@ func (c *Card) Sign(ctx context.Context, key Key, hash crypto.Hash, digest []byt
 		default:
 			algRef = algECDSASHA512
 		}
-	default:
-		return nil, fmt.Errorf("%w: applet version %02X", ErrUnsupported, cd.AppletVersion)
+	} else {
+		alg, algRef = RSAPKCS1v15, algRSAPKCS1DigestInfo
+		toBeSigned = append(digestInfoPrefix(hash), digest...)
 	}
 
 	// The official middleware selects DF(BELPIC), where the keys live,
 	// before every signature on applet 1.7 and later: MSE SET resolves the
 	// key reference in the current DF, which a read of the identity files
 	// leaves at DF01.
-	if err := c.selectFile(ctx, dfBelpic); err != nil {
+	if err := c.selectBelpic(ctx); err != nil {
 		return nil, err
 	}
 	mse := apdu.Command{CLA: 0x00, INS: apdu.InsMSE, P1: 0x41, P2: 0xB6, Data: []byte{0x04, 0x80, algRef, 0x84, byte(key)}}

@@ -258,3 +258,76 @@ func TestECDSARawToASN1(t *testing.T) {
 		}
 	}
 }
+
+// TestSignSelectFallback is D6: a card that refuses DF00 by path gets the
+// MF and DF00 selected by file ID, as eid-mw does; other refusals end the
+// signature.
+func TestSignSelectFallback(t *testing.T) {
+	digest := sha512.Sum384([]byte("hello"))
+	raw := append(pattern(48), pattern(48)...)
+	for _, sw := range []string{"6A82", "6A86"} {
+		t.Run(sw, func(t *testing.T) {
+			s := newScript(t,
+				step{"80E400001C", cardDataHex(Applet18) + "9000"},
+				step{"00A4080C04 3F00DF00", sw},
+				step{"00A4020C02 3F00", "9000"},
+				step{"00A4020C02 DF00", "9000"},
+				step{"0022 41B6 05 04 80 02 84 82", "9000"},
+				step{"002A 9E9A 30" + bytes2hex(digest[:]), "6160"},
+				step{"00C0000060", bytes2hex(raw) + "9000"},
+			)
+			if _, err := New(s).Sign(context.Background(), KeyAuthentication, crypto.SHA384, digest[:], nil); err != nil {
+				t.Fatal(err)
+			}
+			s.done()
+		})
+	}
+	t.Run("fallback refused too", func(t *testing.T) {
+		s := newScript(t,
+			step{"80E400001C", cardDataHex(Applet18) + "9000"},
+			step{"00A4080C04 3F00DF00", "6A82"},
+			step{"00A4020C02 3F00", "9000"},
+			step{"00A4020C02 DF00", "6A82"},
+		)
+		_, err := New(s).Sign(context.Background(), KeyAuthentication, crypto.SHA384, digest[:], nil)
+		if !errors.Is(err, apdu.ErrFileNotFound) {
+			t.Fatalf("Sign = %v, want file not found", err)
+		}
+		s.done()
+	})
+	t.Run("other status, no fallback", func(t *testing.T) {
+		s := newScript(t,
+			step{"80E400001C", cardDataHex(Applet18) + "9000"},
+			step{"00A4080C04 3F00DF00", "6985"},
+		)
+		_, err := New(s).Sign(context.Background(), KeyAuthentication, crypto.SHA384, digest[:], nil)
+		if !errors.Is(err, apdu.ErrConditionsNotMet) {
+			t.Fatalf("Sign = %v, want conditions not satisfied", err)
+		}
+		s.done()
+	})
+}
+
+// TestSignLaterApplet is D3 for signing: an applet after 1.8 signs on the
+// ECC path with 1.8's algorithm references.
+func TestSignLaterApplet(t *testing.T) {
+	digest := sha512.Sum384([]byte("hello"))
+	raw := append(pattern(48), pattern(48)...)
+	for _, v := range []byte{0x19, 0x20} {
+		s := newScript(t,
+			step{"80E400001C", cardDataHex(v) + "9000"},
+			step{"00A4080C04 3F00DF00", "9000"},
+			step{"0022 41B6 05 04 80 02 84 82", "9000"},
+			step{"002A 9E9A 30" + bytes2hex(digest[:]), "6160"},
+			step{"00C0000060", bytes2hex(raw) + "9000"},
+		)
+		sig, err := New(s).Sign(context.Background(), KeyAuthentication, crypto.SHA384, digest[:], nil)
+		if err != nil {
+			t.Fatalf("applet %02X: %v", v, err)
+		}
+		s.done()
+		if sig.Algorithm != ECDSAP384 {
+			t.Errorf("applet %02X: %v", v, sig.Algorithm)
+		}
+	}
+}
