@@ -6,8 +6,8 @@
 #
 # Groups: build, pcsc (the default pair: enough to build and run the daemon
 # and the simulated card), browser (Chromium for the end-to-end tests),
-# desktop (X server, tray host and dialog tools for the desktop tests), and
-# all. scripts/test.sh asks for all; scripts/run.sh for the default.
+# desktop (X server, tray host and dialog tools for the desktop tests),
+# release (scripts/release.sh's packaging tools), and all. scripts/test.sh asks for all; scripts/run.sh for the default.
 set -euo pipefail
 
 # cgo (github.com/ebfe/scard links libpcsclite through pkg-config).
@@ -20,9 +20,12 @@ group_browser=(chromium)
 # host (xfce4-panel), zenity for the dialogs, xdotool to answer them,
 # screenshots, and systemd-analyze for the installer's unit.
 group_desktop=(xvfb xdotool zenity xfce4-panel dbus-daemon imagemagick x11-utils systemd)
+# scripts/release.sh and its checks: wixl builds the MSI, msitools reads it
+# back (msiinfo, msiextract, msibuild), rpm queries the .rpm.
+group_release=(wixl msitools rpm)
 
 [ $# -gt 0 ] || set -- build pcsc
-[ "$*" != all ] || set -- build pcsc browser desktop
+[ "$*" != all ] || set -- build pcsc browser desktop release
 groups=()
 for g in "$@"; do
 	case $g in
@@ -30,7 +33,8 @@ for g in "$@"; do
 	pcsc) groups+=("${group_pcsc[@]}") ;;
 	browser) groups+=("${group_browser[@]}") ;;
 	desktop) groups+=("${group_desktop[@]}") ;;
-	*) printf 'setup: unknown group %q (build, pcsc, browser, desktop, all)\n' "$g" >&2; exit 2 ;;
+	release) groups+=("${group_release[@]}") ;;
+	*) printf 'setup: unknown group %q (build, pcsc, browser, desktop, release, all)\n' "$g" >&2; exit 2 ;;
 	esac
 done
 

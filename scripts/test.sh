@@ -100,6 +100,23 @@ go_checks() {
 	go test -count=1 ./...
 }
 
+# The release artefacts (scripts/release.sh: MSI, .deb, .rpm, SBOMs,
+# SHA256SUMS), their checksums, the Go tests that read them, and the
+# packages installed into and removed from throw-away roots.
+release_checks() {
+	section "release: build dist/"
+	scripts/release.sh
+	(cd dist && sha256sum -c SHA256SUMS)
+	section "release: package tests"
+	local out
+	if ! out=$(CARDBRIDGE_RELEASE=required go test -count=1 -v ./packaging/... 2>&1); then
+		printf '%s\n' "$out" >&2
+		return 1
+	fi
+	printf '%s\n' "$out" | grep -E '^(--- |ok )'
+	packaging/test.sh
+}
+
 # Tests that disturb the whole machine's PC/SC service run on their own,
 # after everything else.
 rig_disruptive() {
@@ -179,6 +196,7 @@ main() {
 	without_pcscd
 	web_checks
 	desktop_checks
+	release_checks
 	rig_disruptive
 	rig_latency
 	resilience_checks

@@ -9,7 +9,6 @@
 #     dialogs, the consent store and the tray (desktop-tests/),
 #   - test A: the tray icon in a real tray host under Xvfb (tray/xtest.sh),
 #   - the installer test with a throw-away HOME and systemd-analyze,
-#   - packaging/test.sh (.deb build, dpkg-deb checks, dpkg --root install),
 #   - the Windows cross-build.
 # Screenshots go to $CARDBRIDGE_SCREENSHOTS, default a temporary
 # directory; run `CARDBRIDGE_SCREENSHOTS=tray/screenshots tray/ci.sh` to
@@ -77,9 +76,6 @@ CARDBRIDGE_DESKTOP=required XDG_CONFIG_HOME=$work/panelcfg dbus-run-session -- b
 
 echo "== test A: tray icon in a tray host"
 tray/xtest.sh
-
-echo "== packaging"
-packaging/test.sh
 
 echo "== windows/amd64 cross-build"
 GOOS=windows GOARCH=amd64 go build ./...
