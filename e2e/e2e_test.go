@@ -19,12 +19,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,7 +103,8 @@ type world struct {
 	origin   string
 	portal   *portal.Portal
 	prompter *bridgetest.Prompter
-	server   *bridge.Server // nil when no daemon runs
+	server   *bridge.Server     // nil when no daemon runs
+	ocsp     *sim.OCSPResponder // the portal's designated responder; Revoke a card's certificates here
 }
 
 // startWorld starts the daemon over readers and the portal trusting pki's
@@ -172,7 +175,16 @@ func startPortalOn(t *testing.T, host string, pki *sim.PKI, bridgePort int, pr *
 		t.Fatal(err)
 	}
 	origin := fmt.Sprintf("https://%s:%d", host, pln.Addr().(*net.TCPAddr).Port)
-	v, err := webeid.NewValidator(webeid.Config{Origin: origin, Roots: pki.Roots(), Intermediates: pki.Intermediates()})
+	// The test PKI's OCSP responder on loopback, as the portal's
+	// designated responder: the cards were made before its URL existed.
+	ocsp := pki.OCSPResponder()
+	osrv := httptest.NewServer(ocsp)
+	t.Cleanup(osrv.Close)
+	v, err := webeid.NewValidator(webeid.Config{
+		Origin: origin, Roots: pki.Roots(), Intermediates: pki.Intermediates(),
+		Policies:   webeid.Policies{Authentication: []x509.OID{sim.AuthenticationPolicy()}, Signing: []x509.OID{sim.SignaturePolicy()}},
+		Revocation: webeid.RevocationConfig{Responders: []webeid.OCSPResponder{{URL: osrv.URL, Certificate: ocsp.Certificate(), RequireNonce: true}}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +202,7 @@ func startPortalOn(t *testing.T, host string, pki *sim.PKI, bridgePort int, pr *
 	if pr == nil {
 		pr = &bridgetest.Prompter{}
 	}
-	return &world{origin: origin, portal: p, prompter: pr}
+	return &world{origin: origin, portal: p, prompter: pr, ocsp: ocsp}
 }
 
 func testLogger(t *testing.T) *slog.Logger {

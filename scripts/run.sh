@@ -44,7 +44,7 @@ if has_belgian_card; then
 else
 	profile=${CARDBRIDGE_SIM_PROFILE:-ecc}
 	say "no Belgian eID card found: inserting a simulated one (profile $profile, PIN 1234)"
-	say "test PKI in bin/testpki (a portal must trust bin/testpki/root.pem)"
+	say "test PKI in bin/testpki (go run ./cmd/demoportal --sim-pki bin/testpki trusts it; beidsim runs its OCSP responder)"
 	bin/beidsim --profile "$profile" --pki-dir bin/testpki &
 	sim_pid=$!
 	for _ in $(seq 1 100); do

@@ -11,9 +11,12 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"math/big"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/apdu/beid/sim"
 )
 
 // testNow is the fixed "now" of every test: inside the validity of the
@@ -59,6 +62,20 @@ type testPKI struct {
 	root, ca       *x509.Certificate
 	rootKey, caKey *ecdsa.PrivateKey
 	roots, inter   *x509.CertPool
+	ocspURL        string // AIA of the leaves issued from then on
+}
+
+// serveOCSP starts the simulator's OCSP responder for this CA on a
+// loopback port, dated by c, and names it in the leaves issued from then
+// on.
+func (p *testPKI) serveOCSP(t testing.TB, c *clock) *sim.OCSPResponder {
+	t.Helper()
+	r := (&sim.PKI{CA: p.ca, CAKey: p.caKey}).OCSPResponder()
+	r.SetClock(c.Now)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	p.ocspURL = srv.URL + "/ocsp"
+	return r
 }
 
 var serial int64
@@ -118,7 +135,21 @@ type leafOpts struct {
 	notBefore time.Time
 	notAfter  time.Time
 	noEKU     bool
+	// policies replace the Belgian policy that fits keyUsage; noPolicy
+	// leaves the extension out.
+	policies []x509.OID
+	noPolicy bool
+	// noOCSP leaves the AIA OCSP URL out.
+	noOCSP bool
+	// subject replaces the default subject.
+	subject *pkix.Name
 }
+
+// Belgian Root CA4 citizen policies (see BelgianEIDPolicies).
+var (
+	policyAuth = mustOID([]uint64{2, 16, 56, 12, 1, 1, 2, 2})
+	policySign = mustOID([]uint64{2, 16, 56, 12, 1, 1, 2, 1})
+)
 
 func (p *testPKI) leaf(t testing.TB, pub crypto.PublicKey, o leafOpts) *x509.Certificate {
 	t.Helper()
@@ -134,23 +165,47 @@ func (p *testPKI) leaf(t testing.TB, pub crypto.PublicKey, o leafOpts) *x509.Cer
 	if o.notAfter.IsZero() {
 		o.notAfter = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
+	if o.policies == nil && !o.noPolicy {
+		o.policies = []x509.OID{policyAuth}
+		if o.keyUsage&x509.KeyUsageContentCommitment != 0 {
+			o.policies = []x509.OID{policySign}
+		}
+	}
+	role := "Authentication"
+	if o.keyUsage&x509.KeyUsageContentCommitment != 0 {
+		role = "Signature"
+	}
+	subject := specimenSubject(role)
+	if o.subject != nil {
+		subject = *o.subject
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: nextSerial(),
-		Subject: pkix.Name{
-			Country:      []string{"BE"},
-			CommonName:   "Alice Specimen (Authentication)",
-			SerialNumber: "85073100123",
-			ExtraNames: []pkix.AttributeTypeAndValue{
-				{Type: asn1.ObjectIdentifier{2, 5, 4, 4}, Value: "Specimen"},
-				{Type: asn1.ObjectIdentifier{2, 5, 4, 42}, Value: "Alice Geldig"},
-			},
-		},
-		NotBefore:   o.notBefore,
-		NotAfter:    o.notAfter,
-		KeyUsage:    o.keyUsage,
-		ExtKeyUsage: o.extUsage,
+		Subject:      subject,
+		NotBefore:    o.notBefore,
+		NotAfter:     o.notAfter,
+		KeyUsage:     o.keyUsage,
+		ExtKeyUsage:  o.extUsage,
+		Policies:     o.policies,
+	}
+	if p.ocspURL != "" && !o.noOCSP {
+		tmpl.OCSPServer = []string{p.ocspURL}
 	}
 	return createCert(t, tmpl, p.ca, pub, p.caKey)
+}
+
+// specimenSubject is the subject of a Belgian specimen card's certificate
+// for role ("Authentication" or "Signature").
+func specimenSubject(role string) pkix.Name {
+	return pkix.Name{
+		Country:      []string{"BE"},
+		CommonName:   "Alice Specimen (" + role + ")",
+		SerialNumber: "85073100123",
+		ExtraNames: []pkix.AttributeTypeAndValue{
+			{Type: asn1.ObjectIdentifier{2, 5, 4, 4}, Value: "Specimen"},
+			{Type: asn1.ObjectIdentifier{2, 5, 4, 42}, Value: "Alice Geldig"},
+		},
+	}
 }
 
 // signRaw signs msg the way the daemon does for algorithm alg: hash msg

@@ -1,6 +1,7 @@
 package webeid
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/hex"
@@ -60,31 +61,31 @@ func TestVerifySignature(t *testing.T) {
 	}
 }
 
-func TestVerifyChainPurpose(t *testing.T) {
+func TestVerifyCertificatePurpose(t *testing.T) {
 	e := newEnv(t)
 	signing := e.pki.leaf(t, keyP384.Public(), leafOpts{keyUsage: x509.KeyUsageContentCommitment, extUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}})
-	if err := e.v.VerifyChain(signing, PurposeSigning); err != nil {
+	if err := e.v.VerifyCertificate(context.Background(), signing, PurposeSigning); err != nil {
 		t.Errorf("signing cert for signing: %v", err)
 	}
-	if err := e.v.VerifyChain(signing, PurposeAuthentication); !errors.Is(err, ErrCertificate) {
+	if err := e.v.VerifyCertificate(context.Background(), signing, PurposeAuthentication); !errors.Is(err, ErrCertificate) {
 		t.Errorf("signing cert for authentication: %v", err)
 	}
-	if err := e.v.VerifyChain(e.auth, PurposeAuthentication); err != nil {
+	if err := e.v.VerifyCertificate(context.Background(), e.auth, PurposeAuthentication); err != nil {
 		t.Errorf("auth cert for authentication: %v", err)
 	}
-	if err := e.v.VerifyChain(e.auth, PurposeSigning); !errors.Is(err, ErrCertificate) {
+	if err := e.v.VerifyCertificate(context.Background(), e.auth, PurposeSigning); !errors.Is(err, ErrCertificate) {
 		t.Errorf("auth cert for signing: %v", err)
 	}
-	if err := e.v.VerifyChain(nil, PurposeSigning); !errors.Is(err, ErrCertificate) {
+	if err := e.v.VerifyCertificate(context.Background(), nil, PurposeSigning); !errors.Is(err, ErrCertificate) {
 		t.Errorf("nil cert: %v", err)
 	}
-	if err := e.v.VerifyChain(e.auth, Purpose(99)); !errors.Is(err, ErrCertificate) {
+	if err := e.v.VerifyCertificate(context.Background(), e.auth, Purpose(99)); !errors.Is(err, ErrCertificate) {
 		t.Errorf("bad purpose: %v", err)
 	}
 	other := newTestPKI(t, keyRootB, keyP256)
 	foreign := other.leaf(t, keyP384.Public(), leafOpts{keyUsage: x509.KeyUsageContentCommitment})
 	var ua x509.UnknownAuthorityError
-	if err := e.v.VerifyChain(foreign, PurposeSigning); !errors.As(err, &ua) {
+	if err := e.v.VerifyCertificate(context.Background(), foreign, PurposeSigning); !errors.As(err, &ua) {
 		t.Errorf("foreign cert: %v", err)
 	}
 }

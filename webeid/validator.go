@@ -2,6 +2,7 @@ package webeid
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -30,22 +31,30 @@ type Config struct {
 	// from the token's certificate (which comes alone) to a root, e.g. the
 	// Citizen CA. May be nil when the leaves are issued by a root directly.
 	Intermediates *x509.CertPool
+	// Policies are the certificate policies a leaf must assert; empty
+	// lists mean BelgianEIDPolicies.
+	Policies Policies
+	// Revocation configures the OCSP checks, which are on by default and
+	// fail closed; Revocation.Disabled turns them off.
+	Revocation RevocationConfig
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// NonceTTL is how long a nonce from NewNonce stays valid;
 	// zero means DefaultNonceTTL.
 	NonceTTL time.Duration
-	// Nonces stores issued nonces; nil means a MemoryNonceStore holding
-	// DefaultMaxNonces entries.
+	// Nonces stores issued nonces; nil means a MemoryNonceStore with the
+	// default capacities.
 	Nonces NonceStore
 }
 
-// Validator issues challenge nonces and validates authentication tokens and
-// signing certificates. It is safe for concurrent use.
+// Validator issues challenge nonces and validates authentication tokens,
+// signing certificates and signatures. It is safe for concurrent use.
 type Validator struct {
 	origin        string
 	roots         *x509.CertPool
 	intermediates *x509.CertPool
+	policies      Policies
+	ocsp          *ocspChecker // nil: revocation checking disabled
 	now           func() time.Time
 	ttl           time.Duration
 	nonces        NonceStore
@@ -64,6 +73,7 @@ func NewValidator(cfg Config) (*Validator, error) {
 		origin:        origin,
 		roots:         cfg.Roots,
 		intermediates: cfg.Intermediates,
+		policies:      cfg.Policies.withDefaults(),
 		now:           cfg.Now,
 		ttl:           cfg.NonceTTL,
 		nonces:        cfg.Nonces,
@@ -78,7 +88,12 @@ func NewValidator(cfg Config) (*Validator, error) {
 		return nil, errors.New("webeid: Config.NonceTTL is negative")
 	}
 	if v.nonces == nil {
-		v.nonces = NewMemoryNonceStore(DefaultMaxNonces, v.now)
+		v.nonces = NewMemoryNonceStore(0, 0, v.now)
+	}
+	if !cfg.Revocation.Disabled {
+		if v.ocsp, err = newOCSPChecker(cfg.Revocation, v.now); err != nil {
+			return nil, err
+		}
 	}
 	return v, nil
 }
@@ -86,47 +101,92 @@ func NewValidator(cfg Config) (*Validator, error) {
 // Origin returns the canonical origin tokens are checked against.
 func (v *Validator) Origin() string { return v.origin }
 
+// RevocationChecked reports whether certificates are checked with OCSP
+// (false only when Config.Revocation.Disabled was set).
+func (v *Validator) RevocationChecked() bool { return v.ocsp != nil }
+
 // NewNonce issues a fresh challenge nonce (NonceBytes random bytes,
-// standard base64, 44 characters) and records it in the nonce store. The
-// portal hands it to the page, which passes it to the daemon's authenticate
-// method; the portal should also tie it to the browser session so that it
-// validates the token against the nonce it gave that session.
-func (v *Validator) NewNonce(ctx context.Context) (string, error) {
+// standard base64, 44 characters) to session and records it in the nonce
+// store. session is the portal's own key for the browser session that
+// asked (its session id, never anything the page sends); Validate accepts
+// the nonce only for the same session. The portal hands the nonce to the
+// page, which passes it to the daemon's authenticate method, and keeps it
+// in the session to validate the token against. It fails with
+// ErrNonceStoreFull when the store holds its maximum of live nonces.
+func (v *Validator) NewNonce(ctx context.Context, session string) (string, error) {
+	if session == "" {
+		return "", errNoSession
+	}
 	n, err := newNonce()
 	if err != nil {
 		return "", fmt.Errorf("webeid: generating nonce: %w", err)
 	}
-	if err := v.nonces.Issue(ctx, n, v.now().Add(v.ttl)); err != nil {
+	if err := v.nonces.Issue(ctx, session, n, v.now().Add(v.ttl)); err != nil {
+		if errors.Is(err, ErrNonceStoreFull) {
+			return "", err
+		}
 		return "", fmt.Errorf("webeid: storing nonce: %w", err)
 	}
 	return n, nil
 }
 
+// Authentication is what Validate established.
+type Authentication struct {
+	// Certificate is the user's authentication certificate: trusted,
+	// under an accepted policy, not revoked, and its key signed the
+	// token. SubjectIdentity reads the person from it.
+	Certificate *x509.Certificate
+	// Algorithm is the token's JWS algorithm, e.g. "ES384".
+	Algorithm string
+	// Format is the token's format, e.g. "web-eid:1.1".
+	Format string
+	// SigningCertificates are the signing certificates a 1.1 token
+	// carried, each checked like the authentication certificate (chain,
+	// key usage, policy, revocation) and for the same holder and issuer;
+	// empty for a 1.0 token. A portal can keep them in the session and
+	// ask for a signature without first asking for the certificate.
+	SigningCertificates []VerifiedSigningCertificate
+}
+
+// VerifiedSigningCertificate is a signing certificate that passed Validate.
+type VerifiedSigningCertificate struct {
+	Certificate                  *x509.Certificate
+	SupportedSignatureAlgorithms []SignatureAlgorithm
+}
+
 // Validate checks an authentication token against the nonce the portal
-// issued for this session and returns the authenticated user's
-// certificate. In order:
+// issued to this session and returns who authenticated. In order:
 //
 //  1. the nonce is consumed from the store, whatever happens next: one
-//     nonce, one attempt (ErrNonceUnknown, ErrNonceReplayed,
-//     ErrNonceExpired);
-//  2. the format is web-eid:1 and every field is present and decodes
-//     (ErrFormat);
+//     nonce, one attempt; it must have been issued to session
+//     (ErrNonceUnknown, ErrNonceReplayed, ErrNonceExpired);
+//  2. the format is web-eid:1 or a 1.x minor (ErrTokenVersion), every
+//     field is present and decodes, and a signing certificate comes with
+//     a 1.1 token and not with a 1.0 one (ErrFormat);
 //  3. the algorithm is one of ES256/384/512, RS256/384/512, PS256/384/512
 //     (ErrAlgorithm);
 //  4. the certificate chains to Roots, is valid now, has the digital
 //     signature key usage and, if it lists extended key usages, client
-//     authentication (ErrCertificate), and the algorithm fits its key
-//     (ErrAlgorithm);
+//     authentication, and asserts an accepted policy (ErrCertificate,
+//     ErrPolicy), and the algorithm fits its key (ErrAlgorithm);
 //  5. the signature verifies over hash(origin) ‖ hash(nonce)
-//     (ErrSignature).
+//     (ErrSignature);
+//  6. each signing certificate names the same holder and issuer as the
+//     authentication certificate and passes the checks of step 4 for
+//     signing (ErrCertificate), and its algorithms fit its key
+//     (ErrAlgorithm);
+//  7. OCSP says none of the certificates is revoked (ErrRevoked), or
+//     cannot say (ErrRevocationUnavailable), unless revocation checking
+//     is disabled. It comes last so that no forged token makes the
+//     portal talk to a responder.
 //
 // The origin is not a field of the token: a token signed for any other
 // origin fails step 5.
-func (v *Validator) Validate(ctx context.Context, token *AuthToken, nonce string) (*x509.Certificate, error) {
-	if nonce == "" {
+func (v *Validator) Validate(ctx context.Context, token *AuthToken, session, nonce string) (*Authentication, error) {
+	if session == "" || nonce == "" {
 		return nil, ErrNonceUnknown
 	}
-	expires, err := v.nonces.Consume(ctx, nonce)
+	expires, err := v.nonces.Consume(ctx, session, nonce)
 	if err != nil {
 		if errors.Is(err, ErrNonce) {
 			return nil, err
@@ -140,8 +200,17 @@ func (v *Validator) Validate(ctx context.Context, token *AuthToken, nonce string
 	if token == nil {
 		return nil, errorf(ErrFormat, "no token")
 	}
-	if !formatSupported(token.Format) {
-		return nil, errorf(ErrFormat, "format %q is not %s", token.Format, FormatV1)
+	minor, err := formatMinor(token.Format)
+	if err != nil {
+		return nil, err
+	}
+	switch n := len(token.UnverifiedSigningCertificates); {
+	case minor == 0 && n > 0:
+		return nil, errorf(ErrFormat, "unverifiedSigningCertificates is not allowed in format %q", token.Format)
+	case minor == 1 && n == 0:
+		return nil, errorf(ErrFormat, "unverifiedSigningCertificates is required in format %q", token.Format)
+	case n > maxSigningCertificates:
+		return nil, errorf(ErrFormat, "%d signing certificates (at most %d)", n, maxSigningCertificates)
 	}
 	if token.Algorithm == "" {
 		return nil, errorf(ErrFormat, "algorithm is missing")
@@ -158,20 +227,39 @@ func (v *Validator) Validate(ctx context.Context, token *AuthToken, nonce string
 	if err != nil {
 		return nil, err
 	}
+	signing, err := parseSigningCertificates(token.UnverifiedSigningCertificates)
+	if err != nil {
+		return nil, err
+	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, &CertificateError{Reason: "cannot parse", Err: err}
 	}
-	if err := v.verifyChain(cert, PurposeAuthentication); err != nil {
+	issuer, err := v.verifyOffline(cert, PurposeAuthentication)
+	if err != nil {
 		return nil, err
 	}
 	if err := verifyAlgorithm(cert, token.Algorithm, SignedValue(alg.hash, v.origin, nonce), sig); err != nil {
 		return nil, err
 	}
-	return cert, nil
+	issuers := make([]*x509.Certificate, len(signing))
+	for i, sc := range signing {
+		if issuers[i], err = v.verifySigningCompanion(cert, sc); err != nil {
+			return nil, err
+		}
+	}
+	if err := v.checkRevocation(ctx, cert, issuer); err != nil {
+		return nil, err
+	}
+	for i, sc := range signing {
+		if err := v.checkRevocation(ctx, sc.Certificate, issuers[i]); err != nil {
+			return nil, err
+		}
+	}
+	return &Authentication{Certificate: cert, Algorithm: token.Algorithm, Format: token.Format, SigningCertificates: signing}, nil
 }
 
-// Purpose is what a certificate is checked for by VerifyChain.
+// Purpose is what a certificate is checked for by VerifyCertificate.
 type Purpose int
 
 const (
@@ -193,17 +281,53 @@ func (p Purpose) String() string {
 	return fmt.Sprintf("Purpose(%d)", int(p))
 }
 
-// VerifyChain checks that cert chains to the Validator's roots (through its
-// intermediates), is valid at the Validator's current time and may be used
-// for purpose. Errors match ErrCertificate.
-func (v *Validator) VerifyChain(cert *x509.Certificate, purpose Purpose) error {
+// VerifyCertificate checks that cert chains to the Validator's roots
+// (through its intermediates), is valid at the Validator's current time,
+// may be used for purpose, asserts one of the accepted policies for it
+// (ErrCertificate, ErrPolicy), and, unless revocation checking is
+// disabled, is not revoked (ErrRevoked, ErrRevocationUnavailable).
+func (v *Validator) VerifyCertificate(ctx context.Context, cert *x509.Certificate, purpose Purpose) error {
 	if cert == nil {
 		return &CertificateError{Reason: "no certificate"}
 	}
-	return v.verifyChain(cert, purpose)
+	issuer, err := v.verifyOffline(cert, purpose)
+	if err != nil {
+		return err
+	}
+	return v.checkRevocation(ctx, cert, issuer)
 }
 
-func (v *Validator) verifyChain(cert *x509.Certificate, purpose Purpose) error {
+// VerifyDocumentSignature checks a signature made with the card's signing
+// key over digest, and the certificate: the offline checks of
+// VerifyCertificate for PurposeSigning (chain, key usage, policy), then
+// the signature itself (see VerifySignature), then, unless disabled, the
+// revocation status, so that a revoked card's signature is refused and no
+// OCSP request is made for a signature that fails anyway.
+func (v *Validator) VerifyDocumentSignature(ctx context.Context, cert *x509.Certificate, hash crypto.Hash, digest, signature []byte) error {
+	if cert == nil {
+		return &CertificateError{Reason: "no certificate"}
+	}
+	issuer, err := v.verifyOffline(cert, PurposeSigning)
+	if err != nil {
+		return err
+	}
+	if err := VerifySignature(cert, hash, digest, signature); err != nil {
+		return err
+	}
+	return v.checkRevocation(ctx, cert, issuer)
+}
+
+// checkRevocation asks OCSP about cert unless checking is disabled.
+func (v *Validator) checkRevocation(ctx context.Context, cert, issuer *x509.Certificate) error {
+	if v.ocsp == nil {
+		return nil
+	}
+	return v.ocsp.check(ctx, cert, issuer)
+}
+
+// verifyOffline does every check that needs no network and returns the
+// certificate's issuer, for OCSP.
+func (v *Validator) verifyOffline(cert *x509.Certificate, purpose Purpose) (*x509.Certificate, error) {
 	opts := x509.VerifyOptions{
 		Roots:         v.roots,
 		Intermediates: v.intermediates,
@@ -212,7 +336,7 @@ func (v *Validator) verifyChain(cert *x509.Certificate, purpose Purpose) error {
 	switch purpose {
 	case PurposeAuthentication:
 		if cert.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-			return &CertificateError{Reason: "key usage lacks digital signature"}
+			return nil, &CertificateError{Reason: "key usage lacks digital signature"}
 		}
 		// Go treats a certificate without EKU as unrestricted, so this
 		// accepts leaves without EKU (as Web eID does) and rejects leaves,
@@ -220,15 +344,16 @@ func (v *Validator) verifyChain(cert *x509.Certificate, purpose Purpose) error {
 		opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	case PurposeSigning:
 		if cert.KeyUsage&x509.KeyUsageContentCommitment == 0 {
-			return &CertificateError{Reason: "key usage lacks non-repudiation"}
+			return nil, &CertificateError{Reason: "key usage lacks non-repudiation"}
 		}
 		// Signing certificates carry EKUs such as e-mail protection, or
 		// none; the key usage bit above is what marks them.
 		opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageAny}
 	default:
-		return &CertificateError{Reason: "unknown purpose " + purpose.String()}
+		return nil, &CertificateError{Reason: "unknown purpose " + purpose.String()}
 	}
-	if _, err := cert.Verify(opts); err != nil {
+	chains, err := cert.Verify(opts)
+	if err != nil {
 		reason := "not trusted"
 		var inv x509.CertificateInvalidError
 		if errors.As(err, &inv) {
@@ -241,9 +366,15 @@ func (v *Validator) verifyChain(cert *x509.Certificate, purpose Purpose) error {
 				reason = "invalid"
 			}
 		}
-		return &CertificateError{Reason: reason, Err: err}
+		return nil, &CertificateError{Reason: reason, Err: err}
 	}
-	return nil
+	if len(chains) == 0 || len(chains[0]) < 2 {
+		return nil, &CertificateError{Reason: "a trusted root is not a user certificate"}
+	}
+	if err := v.policies.check(cert, purpose); err != nil {
+		return nil, err
+	}
+	return chains[0][1], nil
 }
 
 // CanonicalOrigin checks that s is an origin (scheme, host, optional port;

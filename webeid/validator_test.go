@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/apdu/beid/sim"
 )
 
 // env is one validator with its clock and PKI, fresh for each case.
@@ -20,23 +22,28 @@ type env struct {
 	nonce string // issued by v
 	auth  *x509.Certificate
 	rsa   *x509.Certificate
+	ocsp  *sim.OCSPResponder // answers for pki's CA; the leaves name it
 }
+
+// testSession is the portal session the env's nonces are issued to.
+const testSession = "session-of-alice"
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	testKeys(t)
 	pki := newTestPKI(t, keyRootA, keyCAA)
 	c := &clock{t: testNow}
+	ocsp := pki.serveOCSP(t, c)
 	v, err := NewValidator(Config{Origin: testOrigin, Roots: pki.roots, Intermediates: pki.inter, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	nonce, err := v.NewNonce(context.Background())
+	nonce, err := v.NewNonce(context.Background(), testSession)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &env{
-		t: t, pki: pki, clock: c, v: v, nonce: nonce,
+		t: t, pki: pki, clock: c, v: v, nonce: nonce, ocsp: ocsp,
 		auth: pki.leaf(t, keyP384.Public(), leafOpts{}),
 		rsa:  pki.leaf(t, keyRSA.Public(), leafOpts{}),
 	}
@@ -68,9 +75,14 @@ func TestValidate(t *testing.T) {
 			cert := e.pki.leaf(e.t, keyP256.Public(), leafOpts{})
 			return makeToken(e.t, keyP256, cert, "ES256", testOrigin, e.nonce), e.nonce
 		}},
-		{name: "minor format version", build: func(e *env) (*AuthToken, string) {
+		{name: "format web-eid:1.0", build: func(e *env) (*AuthToken, string) {
 			tok, n := valid(keyP384, "ES384")(e)
-			tok.Format = "web-eid:1.1"
+			tok.Format = "web-eid:1.0"
+			return tok, n
+		}},
+		{name: "later minor format version", build: func(e *env) (*AuthToken, string) {
+			tok, n := valid(keyP384, "ES384")(e)
+			tok.Format = "web-eid:1.7"
 			return tok, n
 		}},
 		{name: "leaf without EKU", build: func(e *env) (*AuthToken, string) {
@@ -84,7 +96,7 @@ func TestValidate(t *testing.T) {
 			return makeToken(e.t, keyP384, e.auth, "ES384", testOrigin+"/", e.nonce), e.nonce
 		}},
 		{name: "wrong nonce signed", want: ErrSignature, build: func(e *env) (*AuthToken, string) {
-			other, _ := e.v.NewNonce(context.Background())
+			other, _ := e.v.NewNonce(context.Background(), testSession)
 			return makeToken(e.t, keyP384, e.auth, "ES384", testOrigin, other), e.nonce
 		}},
 		{name: "unknown nonce", want: ErrNonceUnknown, build: func(e *env) (*AuthToken, string) {
@@ -96,7 +108,7 @@ func TestValidate(t *testing.T) {
 		}},
 		{name: "replayed nonce", want: ErrNonceReplayed, build: func(e *env) (*AuthToken, string) {
 			tok, n := valid(keyP384, "ES384")(e)
-			if _, err := e.v.Validate(context.Background(), tok, n); err != nil {
+			if _, err := e.v.Validate(context.Background(), tok, testSession, n); err != nil {
 				e.t.Fatalf("first use: %v", err)
 			}
 			return tok, n
@@ -105,7 +117,7 @@ func TestValidate(t *testing.T) {
 			tok, n := valid(keyP384, "ES384")(e)
 			bad := *tok
 			bad.Signature = "!!"
-			if _, err := e.v.Validate(context.Background(), &bad, n); !errors.Is(err, ErrFormat) {
+			if _, err := e.v.Validate(context.Background(), &bad, testSession, n); !errors.Is(err, ErrFormat) {
 				e.t.Fatalf("garbage attempt: %v", err)
 			}
 			return tok, n
@@ -266,26 +278,26 @@ func TestValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			tok, nonce := tc.build(e)
-			cert, err := e.v.Validate(context.Background(), tok, nonce)
+			a, err := e.v.Validate(context.Background(), tok, testSession, nonce)
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("Validate: %v", err)
 				}
-				given, sur, sn := SubjectIdentity(cert)
+				given, sur, sn := SubjectIdentity(a.Certificate)
 				if given != "Alice Geldig" || sur != "Specimen" || sn != "85073100123" {
 					t.Errorf("identity = %q %q %q", given, sur, sn)
 				}
 				return
 			}
-			if cert != nil {
-				t.Errorf("got a certificate with error %v", err)
+			if a != nil {
+				t.Errorf("got a result with error %v", err)
 			}
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Validate error = %v, want %v", err, tc.want)
 			}
 			// Each failure matches exactly one top-level category.
 			n := 0
-			for _, s := range []error{ErrFormat, ErrAlgorithm, ErrCertificate, ErrSignature, ErrNonce} {
+			for _, s := range categories {
 				if errors.Is(err, s) {
 					n++
 				}
@@ -313,6 +325,9 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// categories are the top-level errors; every failure matches exactly one.
+var categories = []error{ErrFormat, ErrAlgorithm, ErrCertificate, ErrSignature, ErrNonce, ErrRevocationUnavailable}
+
 // newKeyCert makes a valid leaf for an unrelated key.
 func newKeyCert(e *env, key crypto.Signer) (*x509.Certificate, crypto.Signer) {
 	return e.pki.leaf(e.t, key.Public(), leafOpts{}), key
@@ -322,12 +337,12 @@ func TestValidateExpiredCertificateReason(t *testing.T) {
 	e := newEnv(t)
 	e.clock.Advance(6 * 365 * 24 * time.Hour) // past the leaf's NotAfter...
 	// ...but also past the nonce's TTL: issue a fresh one at the new time.
-	n, err := e.v.NewNonce(context.Background())
+	n, err := e.v.NewNonce(context.Background(), testSession)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok := makeToken(t, keyP384, e.auth, "ES384", testOrigin, n)
-	_, err = e.v.Validate(context.Background(), tok, n)
+	_, err = e.v.Validate(context.Background(), tok, testSession, n)
 	var inv x509.CertificateInvalidError
 	if !errors.As(err, &inv) || inv.Reason != x509.Expired {
 		t.Fatalf("error = %v, want x509 Expired", err)
@@ -340,6 +355,7 @@ func TestValidatorOriginCanonical(t *testing.T) {
 	c := &clock{t: testNow}
 	// The portal configured its origin with a default port and upper case;
 	// browsers send "https://portal.example".
+	pki.serveOCSP(t, c)
 	v, err := NewValidator(Config{Origin: "HTTPS://Portal.Example:443/", Roots: pki.roots, Intermediates: pki.inter, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -347,9 +363,9 @@ func TestValidatorOriginCanonical(t *testing.T) {
 	if v.Origin() != testOrigin {
 		t.Fatalf("Origin() = %q", v.Origin())
 	}
-	n, _ := v.NewNonce(context.Background())
+	n, _ := v.NewNonce(context.Background(), testSession)
 	cert := pki.leaf(t, keyP384.Public(), leafOpts{})
-	if _, err := v.Validate(context.Background(), makeToken(t, keyP384, cert, "ES384", testOrigin, n), n); err != nil {
+	if _, err := v.Validate(context.Background(), makeToken(t, keyP384, cert, "ES384", testOrigin, n), testSession, n); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -367,6 +383,10 @@ func TestNewValidatorConfig(t *testing.T) {
 		{"http public", Config{Origin: "http://a.example", Roots: roots}, false},
 		{"http localhost", Config{Origin: "http://localhost:8080", Roots: roots}, true},
 		{"negative ttl", Config{Origin: "https://a.example", Roots: roots, NonceTTL: -time.Second}, false},
+		{"negative OCSP timeout", Config{Origin: "https://a.example", Roots: roots, Revocation: RevocationConfig{Timeout: -time.Second}}, false},
+		{"responder without certificate", Config{Origin: "https://a.example", Roots: roots, Revocation: RevocationConfig{Responders: []OCSPResponder{{URL: "http://127.0.0.1:1/"}}}}, false},
+		{"responder not http", Config{Origin: "https://a.example", Roots: roots, Revocation: RevocationConfig{Responders: []OCSPResponder{{URL: "ldap://x/", Certificate: &x509.Certificate{}}}}}, false},
+		{"revocation disabled", Config{Origin: "https://a.example", Roots: roots, Revocation: RevocationConfig{Disabled: true}}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -423,7 +443,7 @@ func TestNewNonce(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for range 100 {
-		n, err := v.NewNonce(context.Background())
+		n, err := v.NewNonce(context.Background(), "s")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -447,8 +467,8 @@ type failingStore struct{}
 
 var errStoreDown = errors.New("store down")
 
-func (failingStore) Issue(context.Context, string, time.Time) error { return errStoreDown }
-func (failingStore) Consume(context.Context, string) (time.Time, error) {
+func (failingStore) Issue(context.Context, string, string, time.Time) error { return errStoreDown }
+func (failingStore) Consume(context.Context, string, string) (time.Time, error) {
 	return time.Time{}, errStoreDown
 }
 
@@ -457,10 +477,10 @@ func TestNonceStoreFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.NewNonce(context.Background()); !errors.Is(err, errStoreDown) {
+	if _, err := v.NewNonce(context.Background(), "s"); !errors.Is(err, errStoreDown) {
 		t.Errorf("NewNonce error = %v", err)
 	}
-	_, err = v.Validate(context.Background(), &AuthToken{}, "x")
+	_, err = v.Validate(context.Background(), &AuthToken{}, "s", "x")
 	if !errors.Is(err, errStoreDown) || errors.Is(err, ErrNonce) {
 		t.Errorf("Validate error = %v", err)
 	}

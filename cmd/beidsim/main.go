@@ -3,15 +3,20 @@
 // answers like a real one.
 //
 //	go run ./cmd/beidsim --profile ecc|rsa [--pin 1234] [--person person.json]
-//	    [--vpcd 127.0.0.1:35963] [--pki-dir DIR] [--retry 250ms]
-//	    [--mute-on-early-resend 40ms] [-v]
+//	    [--vpcd 127.0.0.1:35963] [--pki-dir DIR] [--ocsp-addr 127.0.0.1:0]
+//	    [--revoked] [--retry 250ms] [--mute-on-early-resend 40ms] [-v]
 //
 // pcscd must run with the vpcd driver (scripts/rig.sh start); beidsim
 // keeps trying, with backoff, while it is not up yet and after it goes
 // away. With --pki-dir the test PKI is kept in DIR (root.pem, ca.pem and
 // rrn.pem for a portal to trust, keys.pem to reuse the same hierarchy on
-// the next run). On start beidsim prints the card's profile and serial to
-// standard output; its log goes to standard error and never shows the PIN.
+// the next run). beidsim also runs the test PKI's OCSP responder on
+// --ocsp-addr (a free loopback port by default; "" for none) and names it
+// in the card's certificates, as real cards name the Belgian responder, so
+// that a portal checking revocation (webeid does by default) finds it;
+// --revoked makes it answer that the card's certificates are revoked. On
+// start beidsim prints the card's profile and serial, and the responder's
+// URL, to standard output; its log goes to standard error and never shows the PIN.
 // SIGINT or SIGTERM pulls the card and exits.
 package main
 
@@ -23,6 +28,8 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -56,6 +63,8 @@ type config struct {
 	person  string
 	addr    string
 	pkiDir  string
+	ocsp    string
+	revoked bool
 	retry   time.Duration
 	verbose bool
 	mute    time.Duration
@@ -71,6 +80,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fl.StringVar(&cfg.person, "person", "", "JSON file with the card holder (default: a built-in fictional citizen)")
 	fl.StringVar(&cfg.addr, "vpcd", vpcd.DefaultAddr, "address where pcscd's vpcd driver listens")
 	fl.StringVar(&cfg.pkiDir, "pki-dir", "", "directory to keep the test PKI in (root.pem, ca.pem, rrn.pem, keys.pem)")
+	fl.StringVar(&cfg.ocsp, "ocsp-addr", "127.0.0.1:0", "address of the test PKI's OCSP responder, named in the card's certificates (\"\": none)")
+	fl.BoolVar(&cfg.revoked, "revoked", false, "the OCSP responder reports the card's certificates as revoked")
 	fl.DurationVar(&cfg.retry, "retry", 250*time.Millisecond, "first wait before reconnecting to vpcd; doubles up to 16x")
 	fl.BoolVar(&cfg.verbose, "v", false, "log every command's header and status word")
 	fl.DurationVar(&cfg.mute, "mute-on-early-resend", 0, "go mute, as real cards do, when a command follows a 6Cxx answer sooner than this (e.g. 40ms); 0 answers at once")
@@ -91,6 +102,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if cfg.mute < 0 {
 		return nil, fmt.Errorf("--mute-on-early-resend must not be negative")
 	}
+	if cfg.revoked && cfg.ocsp == "" {
+		return nil, fmt.Errorf("--revoked needs the OCSP responder (--ocsp-addr)")
+	}
 	return &cfg, nil
 }
 
@@ -100,14 +114,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger := log.New(stderr, "beidsim: ", log.LstdFlags)
-	card, err := makeCard(cfg, logger)
+	pki, err := loadPKI(cfg, logger)
 	if err != nil {
 		return err
+	}
+	var responder *sim.OCSPResponder
+	if cfg.ocsp != "" {
+		var stopOCSP func()
+		if responder, stopOCSP, err = serveOCSP(cfg.ocsp, pki, logger); err != nil {
+			return err
+		}
+		defer stopOCSP()
+	}
+	card, err := makeCard(cfg, pki)
+	if err != nil {
+		return err
+	}
+	if cfg.revoked {
+		responder.Revoke(card.AuthCert(), card.SignCert())
 	}
 	id := card.Person().Identity
 	fmt.Fprintf(stdout, "beidsim: profile %s (applet %d.%d), serial %X, card number %s, vpcd %s\n",
 		card.Profile(), card.Profile().AppletVersion()>>4, card.Profile().AppletVersion()&0x0F,
 		card.Serial(), id.CardNumber, cfg.addr)
+	if responder != nil {
+		state := "good"
+		if cfg.revoked {
+			state = "REVOKED"
+		}
+		fmt.Fprintf(stdout, "beidsim: OCSP responder %s, card certificates %s\n", pki.OCSPURL, state)
+	}
 	var vc vpcd.Card = card
 	if cfg.verbose {
 		vc = &loggingCard{Card: card, log: logger}
@@ -115,35 +151,60 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return serve(ctx, cfg.addr, vc, card, cfg.retry, logger)
 }
 
-// makeCard builds the card the flags describe, loading or creating the PKI.
-func makeCard(cfg *config, logger *log.Logger) (*sim.Card, error) {
-	opts := sim.Options{Profile: cfg.profile, PIN: cfg.pin, MuteOnEarlyResend: cfg.mute, ForeignBasicKey: cfg.foreign}
+// loadPKI loads or creates the test PKI the flags describe.
+func loadPKI(cfg *config, logger *log.Logger) (*sim.PKI, error) {
+	if cfg.pkiDir == "" {
+		return sim.NewPKI(cfg.profile)
+	}
+	pki, err := sim.LoadPKI(cfg.pkiDir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if pki, err = sim.NewPKI(cfg.profile); err != nil {
+			return nil, err
+		}
+		if err := pki.WriteDir(cfg.pkiDir); err != nil {
+			return nil, err
+		}
+		logger.Printf("wrote a new %s test PKI to %s", cfg.profile, cfg.pkiDir)
+	case err != nil:
+		return nil, err
+	case pki.Profile != cfg.profile:
+		return nil, fmt.Errorf("%s holds a %s PKI; use another --pki-dir for --profile %s", cfg.pkiDir, pki.Profile, cfg.profile)
+	default:
+		logger.Printf("using the test PKI in %s", cfg.pkiDir)
+	}
+	return pki, nil
+}
+
+// serveOCSP runs the PKI's OCSP responder (with a delegated responder
+// certificate, as the Belgian one) on addr and records its URL in pki, so
+// that the card's certificates name it.
+func serveOCSP(addr string, pki *sim.PKI, logger *log.Logger) (*sim.OCSPResponder, func(), error) {
+	responder, err := pki.DelegatedOCSPResponder()
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--ocsp-addr: %w", err)
+	}
+	pki.OCSPURL = "http://" + ln.Addr().String() + "/ocsp"
+	srv := &http.Server{Handler: responder, ReadHeaderTimeout: 5 * time.Second, ErrorLog: logger}
+	go srv.Serve(ln)
+	logger.Printf("OCSP responder at %s", pki.OCSPURL)
+	return responder, func() { srv.Close() }, nil
+}
+
+// makeCard builds the card the flags describe, its certificates issued by
+// pki.
+func makeCard(cfg *config, pki *sim.PKI) (*sim.Card, error) {
+	opts := sim.Options{Profile: cfg.profile, PIN: cfg.pin, PKI: pki, MuteOnEarlyResend: cfg.mute, ForeignBasicKey: cfg.foreign}
 	if cfg.person != "" {
 		p, err := sim.LoadPerson(cfg.person)
 		if err != nil {
 			return nil, err
 		}
 		opts.Person = p
-	}
-	if cfg.pkiDir != "" {
-		pki, err := sim.LoadPKI(cfg.pkiDir)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			if pki, err = sim.NewPKI(cfg.profile); err != nil {
-				return nil, err
-			}
-			if err := pki.WriteDir(cfg.pkiDir); err != nil {
-				return nil, err
-			}
-			logger.Printf("wrote a new %s test PKI to %s", cfg.profile, cfg.pkiDir)
-		case err != nil:
-			return nil, err
-		case pki.Profile != cfg.profile:
-			return nil, fmt.Errorf("%s holds a %s PKI; use another --pki-dir for --profile %s", cfg.pkiDir, pki.Profile, cfg.profile)
-		default:
-			logger.Printf("using the test PKI in %s", cfg.pkiDir)
-		}
-		opts.PKI = pki
 	}
 	return sim.New(opts)
 }

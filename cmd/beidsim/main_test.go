@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -16,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardbridge/cardbridge/apdu/beid"
 	"github.com/cardbridge/cardbridge/apdu/beid/sim"
+	"github.com/cardbridge/cardbridge/webeid"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of run and
@@ -222,7 +225,11 @@ func TestMuteFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	card, err := makeCard(cfg, log.New(io.Discard, "", 0))
+	pki, err := loadPKI(cfg, log.New(io.Discard, "", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := makeCard(cfg, pki)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,5 +268,65 @@ func TestPersonFile(t *testing.T) {
 	stop()
 	if !strings.Contains(stdout.String(), "card number 592345678981") {
 		t.Errorf("stdout %q", stdout.String())
+	}
+}
+
+// vpcdTransmitter drives the card through the fake vpcd, as pcscd would.
+type vpcdTransmitter struct{ v *fakeVPCD }
+
+func (x vpcdTransmitter) Transmit(_ context.Context, cmd []byte) ([]byte, error) {
+	x.v.send(cmd)
+	return x.v.recv(), nil
+}
+
+// TestOCSPResponder reads the certificates off the card beidsim inserts
+// and checks them the way a portal does: through the OCSP responder their
+// AIA names, good by default and revoked with --revoked.
+func TestOCSPResponder(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want error
+	}{
+		{"good", nil, nil},
+		{"revoked", []string{"--revoked"}, webeid.ErrRevoked},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			dir := filepath.Join(t.TempDir(), "pki")
+			stdout, _, _ := startRun(t, append([]string{"--vpcd", ln.Addr().String(), "--pki-dir", dir}, tc.args...)...)
+			card := beid.New(vpcdTransmitter{accept(t, ln)})
+			ctx := context.Background()
+			pki, err := sim.LoadPKI(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := webeid.NewValidator(webeid.Config{
+				Origin: "https://portal.example", Roots: pki.Roots(), Intermediates: pki.Intermediates(),
+				Policies: webeid.Policies{Authentication: []x509.OID{sim.AuthenticationPolicy()}, Signing: []x509.OID{sim.SignaturePolicy()}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []struct {
+				file    beid.File
+				purpose webeid.Purpose
+			}{{beid.FileAuthCert, webeid.PurposeAuthentication}, {beid.FileSignCert, webeid.PurposeSigning}} {
+				cert, err := card.Certificate(ctx, f.file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(cert.OCSPServer) != 1 || !strings.Contains(stdout.String(), "OCSP responder "+cert.OCSPServer[0]) {
+					t.Fatalf("certificate names OCSP %q; stdout %q", cert.OCSPServer, stdout.String())
+				}
+				if err := v.VerifyCertificate(ctx, cert, f.purpose); !errors.Is(err, tc.want) && !(tc.want == nil && err == nil) {
+					t.Errorf("%v certificate: %v, want %v", f.purpose, err, tc.want)
+				}
+			}
+		})
 	}
 }

@@ -2,13 +2,20 @@
 // site that uses the cardbridge daemon to log in with a Belgian eID card
 // and to sign an application form with it.
 //
-//	demoportal --trust-root /tmp/pki/root.pem --intermediate /tmp/pki/ca.pem
+//	demoportal --sim-pki bin/testpki
+//	demoportal --trust-root belgiumrca4.pem --intermediate citizenca.pem
 //
 // serves https://localhost:8443 with a self-signed certificate generated at
-// start (or --cert/--key). Trust roots are PEM files, for example the test
-// root that `beidsim --pki-dir DIR` writes (DIR/root.pem, DIR/ca.pem).
-// --http serves plain http for development; the daemon then needs
-// --dev-allow-http-origin with the portal's origin.
+// start (or --cert/--key). --sim-pki DIR trusts the simulator's test PKI
+// that `beidsim --pki-dir DIR` writes (DIR/root.pem, DIR/ca.pem) and
+// accepts its test certificate policies; --trust-root and --intermediate
+// name PEM files of other CAs, whose leaves must then carry the Belgian eID
+// policies. Every certificate is checked with OCSP at the responder it
+// names (beidsim runs one for its card) or at --ocsp-responder; a card
+// whose status cannot be established is refused. --no-revocation-check
+// turns that off, for development only. --http serves plain http for
+// development; the daemon then needs --dev-allow-http-origin with the
+// portal's origin.
 package main
 
 import (
@@ -25,10 +32,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/cardbridge/cardbridge/apdu/beid/sim"
 	"github.com/cardbridge/cardbridge/cmd/demoportal/portal"
 	"github.com/cardbridge/cardbridge/webeid"
 )
@@ -59,13 +68,34 @@ func run(ctx context.Context, args []string, stderr *os.File) error {
 		bridgeURL = fl.String("bridge-url", portal.DefaultBridgeURL, "cardbridge daemon endpoint the page connects to")
 		webDir    = fl.String("web", "", "serve the web/ directory from disk instead of the embedded copy (for editing)")
 		logLevel  = fl.String("log-level", "info", "debug, info, warn or error")
+		simPKI    = fl.String("sim-pki", "", "directory of the simulator's test PKI (beidsim --pki-dir): trust its root and CA, accept its test policies")
+		noRevoke  = fl.Bool("no-revocation-check", false, "do not check certificates with OCSP (development only: a revoked card then logs in)")
+		ocspURL   = fl.String("ocsp-responder", "", "designated OCSP responder URL, instead of the one each certificate names")
+		ocspCert  = fl.String("ocsp-responder-cert", "", "PEM file of the designated responder's signing certificate (with --ocsp-responder)")
 		roots     multiFlag
 		inters    multiFlag
 	)
-	fl.Var(&roots, "trust-root", "PEM file of trusted root CA certificates (repeatable; required)")
+	fl.Var(&roots, "trust-root", "PEM file of trusted root CA certificates (repeatable; this or --sim-pki is required)")
 	fl.Var(&inters, "intermediate", "PEM file of intermediate CA certificates, e.g. the Citizen CA (repeatable)")
 	if err := fl.Parse(args); err != nil {
 		return err
+	}
+	var policies webeid.Policies
+	if *simPKI != "" {
+		roots = append(roots, filepath.Join(*simPKI, "root.pem"))
+		inters = append(inters, filepath.Join(*simPKI, "ca.pem"))
+		policies = webeid.Policies{Authentication: []x509.OID{sim.AuthenticationPolicy()}, Signing: []x509.OID{sim.SignaturePolicy()}}
+	}
+	revocation := webeid.RevocationConfig{Disabled: *noRevoke}
+	if (*ocspURL == "") != (*ocspCert == "") {
+		return errors.New("--ocsp-responder and --ocsp-responder-cert go together")
+	}
+	if *ocspURL != "" {
+		certs, err := loadCerts(*ocspCert)
+		if err != nil {
+			return err
+		}
+		revocation.Responders = []webeid.OCSPResponder{{URL: *ocspURL, Certificate: certs[0]}}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -74,7 +104,7 @@ func run(ctx context.Context, args []string, stderr *os.File) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	if len(roots) == 0 {
-		return errors.New("--trust-root is required (e.g. the simulator's root.pem)")
+		return errors.New("--trust-root or --sim-pki is required (e.g. --sim-pki bin/testpki, as beidsim --pki-dir wrote it)")
 	}
 	rootPool, err := loadPool(roots)
 	if err != nil {
@@ -89,9 +119,12 @@ func run(ctx context.Context, args []string, stderr *os.File) error {
 	if *origin == "" {
 		*origin = defaultOrigin(*addr, *plainHTTP)
 	}
-	v, err := webeid.NewValidator(webeid.Config{Origin: *origin, Roots: rootPool, Intermediates: interPool})
+	v, err := webeid.NewValidator(webeid.Config{Origin: *origin, Roots: rootPool, Intermediates: interPool, Policies: policies, Revocation: revocation})
 	if err != nil {
 		return err
+	}
+	if !v.RevocationChecked() {
+		log.Warn("revocation checking is OFF (--no-revocation-check): a revoked card logs in and signs")
 	}
 	cfg := portal.Config{Validator: v, BridgeURL: *bridgeURL, Insecure: *plainHTTP, Logger: log}
 	if *webDir != "" {
@@ -165,32 +198,44 @@ func defaultOrigin(addr string, plain bool) string {
 func loadPool(files []string) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		certs, err := loadCerts(f)
 		if err != nil {
 			return nil, err
 		}
-		n := 0
-		for {
-			var b *pem.Block
-			b, data = pem.Decode(data)
-			if b == nil {
-				break
-			}
-			if b.Type != "CERTIFICATE" {
-				continue
-			}
-			c, err := x509.ParseCertificate(b.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
+		for _, c := range certs {
 			pool.AddCert(c)
-			n++
-		}
-		if n == 0 {
-			return nil, fmt.Errorf("%s: no PEM certificate found", f)
 		}
 	}
 	return pool, nil
+}
+
+// loadCerts reads the PEM certificates in file; there must be one at
+// least.
+func loadCerts(file string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var certs []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate found", file)
+	}
+	return certs, nil
 }
 
 func serverCertificate(certFile, keyFile string, addr net.Addr) (tls.Certificate, error) {

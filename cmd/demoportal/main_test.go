@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/apdu/beid/sim"
 )
 
 func TestDefaultOrigin(t *testing.T) {
@@ -69,13 +71,27 @@ func TestLoadPool(t *testing.T) {
 func TestRunFlags(t *testing.T) {
 	dir := t.TempDir()
 	root := writeRoot(t, dir)
+	pkiDir := filepath.Join(dir, "testpki")
+	pki, err := sim.NewPKI(sim.ProfileECC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.WriteDir(pkiDir); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // start and stop at once: checks the wiring, not the serving
 	cases := []struct {
 		args    []string
 		wantErr string
 	}{
-		{[]string{"--addr", "127.0.0.1:0"}, "--trust-root is required"},
+		{[]string{"--addr", "127.0.0.1:0"}, "--trust-root or --sim-pki is required"},
+		{[]string{"--addr", "127.0.0.1:0", "--sim-pki", pkiDir}, ""},
+		{[]string{"--addr", "127.0.0.1:0", "--sim-pki", filepath.Join(dir, "nothing")}, "no such file"},
+		{[]string{"--addr", "127.0.0.1:0", "--sim-pki", pkiDir, "--no-revocation-check"}, ""},
+		{[]string{"--addr", "127.0.0.1:0", "--sim-pki", pkiDir, "--ocsp-responder", "http://127.0.0.1:1/"}, "go together"},
+		{[]string{"--addr", "127.0.0.1:0", "--sim-pki", pkiDir, "--ocsp-responder", "http://127.0.0.1:1/", "--ocsp-responder-cert", filepath.Join(pkiDir, "ca.pem")}, ""},
+		{[]string{"--addr", "127.0.0.1:0", "--sim-pki", pkiDir, "--ocsp-responder", "ftp://x/", "--ocsp-responder-cert", filepath.Join(pkiDir, "ca.pem")}, "not an http"},
 		{[]string{"--addr", "127.0.0.1:0", "--trust-root", root, "--origin", "http://portal.example"}, "http is only allowed for localhost"},
 		{[]string{"--addr", "127.0.0.1:0", "--trust-root", root, "--bridge-url", "http://x"}, "BridgeURL"},
 		{[]string{"--addr", "127.0.0.1:0", "--trust-root", root, "--cert", "x.pem"}, "--cert and --key go together"},

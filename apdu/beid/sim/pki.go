@@ -37,6 +37,40 @@ type PKI struct {
 	// AuthKey and SignKey are the card's key 0x82 (authentication) and
 	// 0x83 (non-repudiation).
 	AuthKey, SignKey crypto.Signer
+
+	// OCSPURL, when set, is written as the OCSP responder (Authority
+	// Information Access) of the authentication and signature
+	// certificates issued from then on, as real cards name
+	// ocsp.eidpki.belgium.be. Set it to where OCSPResponder is served
+	// before making cards; it is not saved by WriteDir.
+	OCSPURL string
+}
+
+// Certificate policies of the test PKI's leaves. They mirror the Belgian
+// layout (<root arc>.2 Citizen CA, then .2 authentication, .1 signature;
+// see webeid.BelgianEIDPolicies) under the "example" arc 2.999 of ITU-T
+// X.660, which no real CA uses: a portal that trusts the test root still
+// refuses these leaves unless it accepts these policies too.
+var (
+	testPolicyAuth = []uint64{2, 999, 56, 1, 1, 2, 2}
+	testPolicySign = []uint64{2, 999, 56, 1, 1, 2, 1}
+	oidAnyPolicy   = []uint64{2, 5, 29, 32, 0}
+)
+
+// AuthenticationPolicy returns the certificate policy of the test PKI's
+// authentication certificates.
+func AuthenticationPolicy() x509.OID { return mustOID(testPolicyAuth) }
+
+// SignaturePolicy returns the certificate policy of the test PKI's
+// signature certificates.
+func SignaturePolicy() x509.OID { return mustOID(testPolicySign) }
+
+func mustOID(arcs []uint64) x509.OID {
+	oid, err := x509.OIDFromInts(arcs)
+	if err != nil {
+		panic(err) // only with a malformed constant above
+	}
+	return oid
 }
 
 // Validity of the test CAs. Fixed dates rather than "now" so that every run
@@ -108,6 +142,9 @@ func (p *PKI) issueAuthorities() error {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
+		// As the 2020 Citizen CA under Belgium Root CA6: anyPolicy, so
+		// the leaf's own policy is what a portal checks.
+		Policies: []x509.OID{mustOID(oidAnyPolicy)},
 	}
 	if p.CA, err = issue(ca, p.Root, p.CAKey.Public(), p.RootKey); err != nil {
 		return fmt.Errorf("sim: citizen CA certificate: %w", err)
@@ -196,21 +233,29 @@ func (p *PKI) citizenCerts(id *Person, notBefore, notAfter time.Time) (auth, sig
 		}
 		return n
 	}
+	var ocsp []string
+	if p.OCSPURL != "" {
+		ocsp = []string{p.OCSPURL}
+	}
 	authTmpl := &x509.Certificate{
 		Subject:     subject("Authentication"),
 		NotBefore:   notBefore,
 		NotAfter:    notAfter,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageEmailProtection},
+		Policies:    []x509.OID{AuthenticationPolicy()},
+		OCSPServer:  ocsp,
 	}
 	if auth, err = issue(authTmpl, p.CA, p.AuthKey.Public(), p.CAKey); err != nil {
 		return nil, nil, fmt.Errorf("sim: authentication certificate: %w", err)
 	}
 	signTmpl := &x509.Certificate{
-		Subject:   subject("Signature"),
-		NotBefore: notBefore,
-		NotAfter:  notAfter,
-		KeyUsage:  x509.KeyUsageContentCommitment,
+		Subject:    subject("Signature"),
+		NotBefore:  notBefore,
+		NotAfter:   notAfter,
+		KeyUsage:   x509.KeyUsageContentCommitment,
+		Policies:   []x509.OID{SignaturePolicy()},
+		OCSPServer: ocsp,
 	}
 	if sign, err = issue(signTmpl, p.CA, p.SignKey.Public(), p.CAKey); err != nil {
 		return nil, nil, fmt.Errorf("sim: signature certificate: %w", err)

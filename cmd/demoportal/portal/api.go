@@ -113,11 +113,18 @@ func (p *Portal) handleNonce(w http.ResponseWriter, r *http.Request) (any, error
 		ss = p.sessions.create()
 		p.setSessionCookie(w, ss)
 	}
-	nonce, err := p.v.NewNonce(r.Context())
+	unlock := p.sessions.lock()
+	sessionID := ss.id
+	unlock()
+	// The nonce is issued to this session: webeid accepts it for no other.
+	nonce, err := p.v.NewNonce(r.Context(), sessionID)
+	if errors.Is(err, webeid.ErrNonceStoreFull) {
+		return nil, &apiError{http.StatusServiceUnavailable, "BUSY", "too many logins in progress; please try again in a minute"}
+	}
 	if err != nil {
 		return nil, err
 	}
-	unlock := p.sessions.lock()
+	unlock = p.sessions.lock()
 	ss.nonce = nonce
 	unlock()
 	return map[string]string{"nonce": nonce}, nil
@@ -134,15 +141,16 @@ func (p *Portal) handleLogin(w http.ResponseWriter, r *http.Request) (any, error
 		return nil, &apiError{http.StatusUnauthorized, "NO_SESSION", "no challenge was issued to this browser; request a nonce first"}
 	}
 	unlock := p.sessions.lock()
-	nonce := ss.nonce
+	nonce, sessionID := ss.nonce, ss.id
 	ss.nonce = "" // one attempt per nonce, whatever the outcome
 	unlock()
 
-	cert, err := p.v.Validate(r.Context(), &tok, nonce)
+	auth, err := p.v.Validate(r.Context(), &tok, sessionID, nonce)
 	if err != nil {
 		p.log.Info("login refused", "err", err)
 		return nil, loginError(err)
 	}
+	cert := auth.Certificate
 	given, surname, nn := webeid.SubjectIdentity(cert)
 	person := &Person{GivenName: given, Surname: surname, NationalNumber: nn}
 
@@ -181,6 +189,10 @@ func loginError(err error) *apiError {
 		return unauthorized("NONCE_REPLAYED", "this login challenge was already used")
 	case errors.Is(err, webeid.ErrNonce):
 		return unauthorized("NONCE_UNKNOWN", "unknown login challenge; please try again")
+	case errors.Is(err, webeid.ErrRevoked):
+		return unauthorized("CERTIFICATE_REVOKED", "the card's certificate is revoked")
+	case errors.Is(err, webeid.ErrRevocationUnavailable):
+		return revocationUnavailable()
 	case errors.Is(err, webeid.ErrCertificate):
 		return unauthorized("CERTIFICATE_REJECTED", "the card's certificate is not accepted by this portal")
 	case errors.Is(err, webeid.ErrSignature):
@@ -191,6 +203,13 @@ func loginError(err error) *apiError {
 		return errBadRequest("TOKEN_MALFORMED", "the authentication token is malformed")
 	}
 	return &apiError{http.StatusInternalServerError, "INTERNAL", "login failed"}
+}
+
+// revocationUnavailable is the answer when the card's revocation status
+// cannot be checked: the portal refuses (fail closed) and says it is not
+// the card's fault.
+func revocationUnavailable() *apiError {
+	return &apiError{http.StatusServiceUnavailable, "REVOCATION_UNAVAILABLE", "the card's status cannot be checked right now; please try again later"}
 }
 
 // POST /api/logout
@@ -340,16 +359,22 @@ func (p *Portal) handleSignature(w http.ResponseWriter, r *http.Request) (any, e
 	if err != nil {
 		return nil, errBadRequest("BAD_CERTIFICATE", "the signing certificate cannot be parsed")
 	}
-	if err := p.v.VerifyChain(cert, webeid.PurposeSigning); err != nil {
+	// Chain and policy, the signature, then the revocation status: no
+	// OCSP request for a signature that fails anyway.
+	if err := p.v.VerifyDocumentSignature(r.Context(), cert, pa.hash, pa.digest, sig); err != nil {
 		p.log.Info("signature refused", "err", err)
-		return nil, &apiError{http.StatusUnauthorized, "CERTIFICATE_REJECTED", "the signing certificate is not accepted by this portal"}
+		switch {
+		case errors.Is(err, webeid.ErrRevoked):
+			return nil, &apiError{http.StatusUnauthorized, "CERTIFICATE_REVOKED", "the signing certificate is revoked"}
+		case errors.Is(err, webeid.ErrRevocationUnavailable):
+			return nil, revocationUnavailable()
+		case errors.Is(err, webeid.ErrCertificate):
+			return nil, &apiError{http.StatusUnauthorized, "CERTIFICATE_REJECTED", "the signing certificate is not accepted by this portal"}
+		}
+		return nil, &apiError{http.StatusUnauthorized, "SIGNATURE_INVALID", "the signature does not match the application"}
 	}
 	if _, _, nn := webeid.SubjectIdentity(cert); nn == "" || nn != person.NationalNumber {
 		return nil, &apiError{http.StatusForbidden, "WRONG_PERSON", "the application was signed by someone other than the logged-in person"}
-	}
-	if err := webeid.VerifySignature(cert, pa.hash, pa.digest, sig); err != nil {
-		p.log.Info("signature refused", "err", err)
-		return nil, &apiError{http.StatusUnauthorized, "SIGNATURE_INVALID", "the signature does not match the application"}
 	}
 
 	unlock = p.sessions.lock()

@@ -86,14 +86,42 @@ type harness struct {
 	srv    *httptest.Server
 	client *http.Client
 	clock  *testClock
+	ocsp   *sim.OCSPResponder // answers for the profile's PKI
+}
+
+// simValidatorConfig is what a portal that accepts the simulator's cards
+// configures: its root and CA, its test certificate policies, and its
+// OCSP responder (served on loopback) as the designated responder, since
+// the cards here were made before any responder URL existed.
+func simValidatorConfig(t *testing.T, pki *sim.PKI, now func() time.Time) (webeid.Config, *sim.OCSPResponder) {
+	t.Helper()
+	resp := pki.OCSPResponder()
+	resp.SetClock(now)
+	srv := httptest.NewServer(resp)
+	t.Cleanup(srv.Close)
+	return webeid.Config{
+		Origin: testOrigin, Roots: pki.Roots(), Intermediates: pki.Intermediates(), Now: now,
+		Policies:   webeid.Policies{Authentication: []x509.OID{sim.AuthenticationPolicy()}, Signing: []x509.OID{sim.SignaturePolicy()}},
+		Revocation: webeid.RevocationConfig{Responders: []webeid.OCSPResponder{{URL: srv.URL, Certificate: resp.Certificate(), RequireNonce: true}}},
+	}, resp
 }
 
 func newHarness(t *testing.T, profile sim.Profile) *harness {
 	t.Helper()
+	return newHarnessWith(t, profile, nil)
+}
+
+// newHarnessWith is newHarness with a chance to adjust the validator's
+// configuration.
+func newHarnessWith(t *testing.T, profile sim.Profile, tweak func(*webeid.Config)) *harness {
+	t.Helper()
 	testPKIs(t)
 	clock := &testClock{t: time.Now()}
-	pki := pkis[profile]
-	v, err := webeid.NewValidator(webeid.Config{Origin: testOrigin, Roots: pki.Roots(), Intermediates: pki.Intermediates(), Now: clock.Now})
+	cfg, ocsp := simValidatorConfig(t, pkis[profile], clock.Now)
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	v, err := webeid.NewValidator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +133,7 @@ func newHarness(t *testing.T, profile sim.Profile) *harness {
 	t.Cleanup(srv.Close)
 	c := srv.Client()
 	c.Jar, _ = cookiejar.New(nil)
-	return &harness{t: t, portal: p, srv: srv, client: c, clock: clock}
+	return &harness{t: t, portal: p, srv: srv, client: c, clock: clock, ocsp: ocsp}
 }
 
 // post sends JSON like the page does and decodes the JSON answer.
@@ -639,4 +667,53 @@ func TestNewConfig(t *testing.T) {
 	if err != nil || !strings.Contains(p.csp, "ws://localhost:9999 http://localhost:9999;") || strings.Contains(p.csp, "[::1]") {
 		t.Errorf("custom bridge: %v %q", err, p.csp)
 	}
+}
+
+// TestRevokedCard: the portal asks the card's OCSP responder at login and
+// at signature time, refuses a revoked certificate, and refuses (as "try
+// later", not as the card's fault) when the responder cannot be reached.
+func TestRevokedCard(t *testing.T) {
+	testPKIs(t)
+	card := cards[sim.ProfileECC]
+	login := func(h *harness) (int, map[string]any) {
+		_, m := h.post("/api/nonce", "{}")
+		return h.post("/api/login", token(t, card, testOrigin, m["nonce"].(string)))
+	}
+	t.Run("at login", func(t *testing.T) {
+		h := newHarness(t, sim.ProfileECC)
+		h.ocsp.Revoke(card.AuthCert())
+		if st, m := login(h); st != 401 || errCode(m) != "CERTIFICATE_REVOKED" {
+			t.Fatalf("login with a revoked card: %d %v", st, m)
+		}
+		h.ocsp.Unrevoke(card.AuthCert()) // suspension lifted
+		// The answer "revoked" is reused for a while (webeid caches it),
+		// then asked again.
+		h.clock.Advance(webeid.DefaultOCSPCacheTTL + time.Second)
+		if st, m := login(h); st != 200 {
+			t.Fatalf("login after the suspension ended: %d %v", st, m)
+		}
+	})
+	t.Run("at signature", func(t *testing.T) {
+		h := newHarness(t, sim.ProfileECC)
+		h.login(card)
+		st, app := h.post("/api/application", validApplication(card))
+		if st != 200 {
+			t.Fatalf("application %d %v", st, app)
+		}
+		h.ocsp.Revoke(card.SignCert())
+		if st, m := h.post("/api/application/"+app["id"].(string)+"/signature", sign(t, card, app)); st != 401 || errCode(m) != "CERTIFICATE_REVOKED" {
+			t.Fatalf("signature with a revoked certificate: %d %v", st, m)
+		}
+		if n := len(h.portal.Submissions()); n != 0 {
+			t.Errorf("%d submissions recorded", n)
+		}
+	})
+	t.Run("responder unreachable", func(t *testing.T) {
+		dead := httptest.NewServer(http.NotFoundHandler())
+		dead.Close() // a port nobody listens on any more
+		h := newHarnessWith(t, sim.ProfileECC, func(cfg *webeid.Config) { cfg.Revocation.Responders[0].URL = dead.URL })
+		if st, m := login(h); st != 503 || errCode(m) != "REVOCATION_UNAVAILABLE" {
+			t.Fatalf("login with the responder down: %d %v", st, m)
+		}
+	})
 }
