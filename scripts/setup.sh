@@ -14,8 +14,9 @@ set -euo pipefail
 group_build=(gcc libc6-dev pkg-config)
 # The PC/SC stack and the virtual reader used by rig tests (scripts/rig.sh).
 group_pcsc=(pcscd libpcsclite-dev vsmartcard-vpcd)
-# Debian's Chromium, driven by playwright-core (never a downloaded browser).
-group_browser=(chromium)
+# Debian's Chromium, driven by playwright-core, and Firefox ESR, driven by
+# puppeteer-core over WebDriver BiDi (never a downloaded browser).
+group_browser=(chromium firefox-esr)
 # The desktop tests (tray/ci.sh): a virtual X server, a StatusNotifier tray
 # host (xfce4-panel), zenity for the dialogs, xdotool to answer them,
 # screenshots, and systemd-analyze for the installer's unit.
