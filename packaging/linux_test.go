@@ -32,6 +32,24 @@ var linuxFiles = []linuxFile{
 	{path: "/etc/opt/edge/native-messaging-hosts/" + HostName + ".json", mode: "-rw-r--r--", src: "manifests/linux/chromium/" + HostName + ".json", config: true},
 	{path: "/usr/lib/mozilla/native-messaging-hosts/" + HostName + ".json", mode: "-rw-r--r--", src: "manifests/linux/firefox/" + HostName + ".json"},
 	{path: "/usr/lib64/mozilla/native-messaging-hosts/" + HostName + ".json", mode: "-rw-r--r--", src: "manifests/linux/firefox/" + HostName + ".json", rpmOnly: true},
+	// The administrator's policy examples, as documentation only.
+	{path: "/usr/share/doc/cardbridge/policies/chromium/cardbridge.json", mode: "-rw-r--r--", src: "policies/linux/cardbridge.json"},
+	{path: "/usr/share/doc/cardbridge/policies/firefox/policies.json", mode: "-rw-r--r--", src: "policies/firefox/policies.json"},
+	{path: "/usr/share/doc/cardbridge/admin.md", mode: "-rw-r--r--", src: "../docs/admin.md"},
+}
+
+// activePolicyDirs are where the browsers read managed policies: the
+// packages must not put the examples (with their placeholder portal)
+// there.
+var activePolicyDirs = []string{"/etc/opt/chrome/policies/", "/etc/chromium/policies/", "/etc/opt/edge/policies/", "/etc/firefox/policies/", "/usr/lib/firefox"}
+
+func activePolicy(path string) bool {
+	for _, d := range activePolicyDirs {
+		if strings.HasPrefix(path, d) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestDebContents(t *testing.T) {
@@ -41,6 +59,11 @@ func TestDebContents(t *testing.T) {
 	for _, l := range strings.Split(output(t, "dpkg-deb", "-c", deb), "\n") {
 		if f := strings.Fields(l); len(f) >= 6 {
 			listed[strings.TrimPrefix(f[len(f)-1], ".")] = f[0]
+		}
+	}
+	for p := range listed {
+		if activePolicy(p) {
+			t.Errorf("the .deb installs %s, an active browser policy", p)
 		}
 	}
 	conffiles := output(t, "dpkg-deb", "-I", deb, "conffiles")
@@ -112,6 +135,11 @@ func TestRPMContents(t *testing.T) {
 	for _, l := range strings.Split(output(t, "rpm", "-qp", "--queryformat", `[%{FILENAMES}\t%{FILEMODES:perms}\t%{FILEFLAGS:fflags}\t%{FILEDIGESTS}\n]`, rpm), "\n") {
 		if f := strings.Split(l, "\t"); len(f) == 4 {
 			files[f[0]] = meta{f[1], f[2], f[3]}
+		}
+	}
+	for p := range listed {
+		if activePolicy(p) {
+			t.Errorf("the .rpm installs %s, an active browser policy", p)
 		}
 	}
 	for _, f := range linuxFiles {
