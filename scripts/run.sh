@@ -4,7 +4,7 @@
 # Installs what is missing (scripts/setup.sh), makes sure the smart card
 # service runs (scripts/rig.sh), builds cardbridge and the simulated card into
 # bin/, and, when no reader holds a Belgian eID, inserts a simulated one
-# (profile from CARDBRIDGE_SIM_PROFILE: ecc or rsa, default ecc) into the
+# (profile from CARDBRIDGE_SIM_PROFILE: ecc, rsa or rsa-ecrrn, default ecc) into the
 # virtual reader. It then reads the card once with `cardbridge read` and runs
 # the daemon in the foreground (Ctrl-C stops it and the simulated card).
 #
@@ -43,9 +43,13 @@ if has_belgian_card; then
 	say "a Belgian eID card is present; using it"
 else
 	profile=${CARDBRIDGE_SIM_PROFILE:-ecc}
+	# One test PKI per profile: their keys differ (beidsim refuses a
+	# hierarchy of another profile).
+	pki=bin/testpki
+	[ "$profile" = ecc ] || pki=bin/testpki-$profile
 	say "no Belgian eID card found: inserting a simulated one (profile $profile, PIN 1234)"
-	say "test PKI in bin/testpki (go run ./cmd/demoportal --sim-pki bin/testpki trusts it; beidsim runs its OCSP responder)"
-	bin/beidsim --profile "$profile" --pki-dir bin/testpki &
+	say "test PKI in $pki (go run ./cmd/demoportal --sim-pki $pki trusts it; beidsim runs its OCSP responder)"
+	bin/beidsim --profile "$profile" --pki-dir "$pki" &
 	sim_pid=$!
 	for _ in $(seq 1 100); do
 		has_belgian_card && break

@@ -17,11 +17,12 @@ import (
 // One PKI per profile for the whole test binary: RSA key generation is the
 // slow part of making a card.
 var pkis = map[sim.Profile]func() (*sim.PKI, error){
-	sim.ProfileRSA: sync.OnceValues(func() (*sim.PKI, error) { return sim.NewPKI(sim.ProfileRSA) }),
-	sim.ProfileECC: sync.OnceValues(func() (*sim.PKI, error) { return sim.NewPKI(sim.ProfileECC) }),
+	sim.ProfileRSA:      sync.OnceValues(func() (*sim.PKI, error) { return sim.NewPKI(sim.ProfileRSA) }),
+	sim.ProfileECC:      sync.OnceValues(func() (*sim.PKI, error) { return sim.NewPKI(sim.ProfileECC) }),
+	sim.ProfileRSAECRRN: sync.OnceValues(func() (*sim.PKI, error) { return sim.NewPKI(sim.ProfileRSAECRRN) }),
 }
 
-var profiles = []sim.Profile{sim.ProfileRSA, sim.ProfileECC}
+var profiles = sim.Profiles
 
 func newSimCard(tb testing.TB, p sim.Profile) *sim.Card {
 	tb.Helper()

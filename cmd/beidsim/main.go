@@ -2,7 +2,7 @@
 // reader, so that any PC/SC client sees a card in "Virtual PCD 00 00" that
 // answers like a real one.
 //
-//	go run ./cmd/beidsim --profile ecc|rsa [--pin 1234] [--person person.json]
+//	go run ./cmd/beidsim --profile ecc|rsa|rsa-ecrrn [--pin 1234] [--person person.json]
 //	    [--vpcd 127.0.0.1:35963] [--pki-dir DIR] [--ocsp-addr 127.0.0.1:0]
 //	    [--revoked] [--retry 250ms] [--mute-on-early-resend 40ms] [-v]
 //
@@ -75,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fl := flag.NewFlagSet("beidsim", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	var cfg config
-	profile := fl.String("profile", "ecc", "card generation: ecc (applet 1.8, P-384) or rsa (applet 1.7, RSA-2048)")
+	profile := fl.String("profile", "ecc", "card generation: ecc (applet 1.8, P-384), rsa (applet 1.7, RSA-2048) or rsa-ecrrn (applet 1.7, RSA-2048, P-384 National Register key as on cards since 2022)")
 	fl.StringVar(&cfg.pin, "pin", "1234", "card PIN, 4 to 12 digits")
 	fl.StringVar(&cfg.person, "person", "", "JSON file with the card holder (default: a built-in fictional citizen)")
 	fl.StringVar(&cfg.addr, "vpcd", vpcd.DefaultAddr, "address where pcscd's vpcd driver listens")

@@ -24,6 +24,7 @@ var profiles = []struct {
 }{
 	{"rsa-1.7", sim.ProfileRSA},
 	{"ecc-1.8", sim.ProfileECC},
+	{"rsa-ecrrn-1.7", sim.ProfileRSAECRRN},
 }
 
 // insert puts a fresh simulated card in the virtual reader and connects to

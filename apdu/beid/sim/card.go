@@ -115,9 +115,11 @@ type Card struct {
 type event int
 
 const (
-	evOther event = iota
-	evVerified
+	evOther     event = iota
+	evVerified        // a successful VERIFY with a PIN
+	evVerifyCmd       // any other VERIFY: wrong, malformed, or a status query
 	evMSE
+	evPSO
 )
 
 // session is what a card forgets on power loss.
@@ -126,6 +128,7 @@ type session struct {
 	df, ef      *node // current DF and current EF (nil: none)
 	pending     []byte
 	verified    bool // PIN-once access for key 82
+	authBefore  bool // verified already held when the latest successful VERIFY came
 	se          securityEnv
 	prev        [2]event  // prev[0] is the command just before
 	exactAt     time.Time // when the card last answered 6Cxx; zero if the last answer was another

@@ -90,7 +90,7 @@ func (c *Card) dispatch(cmd apdu.Command) (apdu.Response, event) {
 	case apdu.InsMSE:
 		h = handler{claISO, c.mse}
 	case apdu.InsPSO:
-		h = handler{claISO, plain(c.pso)}
+		h = handler{claISO, func(cmd apdu.Command) (apdu.Response, event) { return c.pso(cmd), evPSO }}
 	case apdu.InsInternalAuth:
 		h = handler{claISO, plain(c.internalAuthenticate)}
 	case apdu.InsGetChallenge:
@@ -340,39 +340,43 @@ func (c *Card) getCardData(cmd apdu.Command) apdu.Response {
 
 // verify is VERIFY `00 20 00 01 08 <block>` (facts §5). Without data it
 // reports the PIN state without spending a try: 9000 when verified in this
-// session, 63Cx when not, 6983 when blocked. A block that is not a valid
-// 2N block costs nothing (6A80). A wrong PIN costs a try, answers 63Cx
-// (63C0 on the last) and withdraws every access the PIN had granted. The
-// right PIN restores 3 tries, but a blocked PIN stays blocked (6983).
+// session, 63Cx when not, 6983 when blocked. A wrong PIN costs a try,
+// answers 63Cx (63C0 on the last) and withdraws every access the PIN had
+// granted. A block that is not a valid 2N block is a wrong PIN too: the
+// applet manuals list no other answer for a failed verification (1.8
+// reference manual Table 29: 9000, 63Cx, 6983, 6A86, 6A88), so a
+// malformed block spends a try (the driver never sends one). The right PIN
+// restores 3 tries, but a blocked PIN stays blocked (6983).
 func (c *Card) verify(cmd apdu.Command) (apdu.Response, event) {
 	if cmd.P1 != 0x00 {
-		return sw(apdu.SWIncorrectP1P2), evOther
+		return sw(apdu.SWIncorrectP1P2), evVerifyCmd
 	}
 	if cmd.P2 != 0x01 {
-		return sw(apdu.SWReferenceNotFound), evOther
+		return sw(apdu.SWReferenceNotFound), evVerifyCmd
 	}
 	if len(cmd.Data) == 0 {
 		switch {
 		case c.tries == 0:
-			return sw(apdu.SWAuthMethodBlocked), evOther
+			return sw(apdu.SWAuthMethodBlocked), evVerifyCmd
 		case c.s.verified:
-			return sw(apdu.SWOK), evOther
+			return sw(apdu.SWOK), evVerifyCmd
 		}
-		return sw(0x63C0 | apdu.StatusWord(c.tries)), evOther
+		return sw(0x63C0 | apdu.StatusWord(c.tries)), evVerifyCmd
 	}
 	if len(cmd.Data) != 8 {
-		return sw(apdu.SWWrongLength), evOther
+		return sw(apdu.SWWrongLength), evVerifyCmd
 	}
 	if c.tries == 0 {
-		return sw(apdu.SWAuthMethodBlocked), evOther
+		return sw(apdu.SWAuthMethodBlocked), evVerifyCmd
 	}
 	pin, ok := decodePINBlock(cmd.Data)
-	if !ok {
-		return sw(apdu.SWIncorrectData), evOther
+	if !ok || !c.checkPIN(pin) {
+		if !ok {
+			c.failPIN()
+		}
+		return sw(0x63C0 | apdu.StatusWord(c.tries)), evVerifyCmd
 	}
-	if !c.checkPIN(pin) {
-		return sw(0x63C0 | apdu.StatusWord(c.tries)), evOther
-	}
+	c.s.authBefore = c.s.verified
 	c.s.verified = true
 	c.authCount = 0
 	return sw(apdu.SWOK), evVerified
@@ -385,9 +389,14 @@ func (c *Card) checkPIN(pin []byte) bool {
 		c.tries = maxPINTries
 		return true
 	}
+	c.failPIN()
+	return false
+}
+
+// failPIN spends a try and drops PIN-granted access.
+func (c *Card) failPIN() {
 	c.tries--
 	c.s.verified = false
-	return false
 }
 
 // changePIN is CHANGE REFERENCE DATA `00 24 00 01 10 <old><new>` (facts
@@ -530,11 +539,10 @@ func (c *Card) mse(cmd apdu.Command) (apdu.Response, event) {
 // pso is PERFORM SECURITY OPERATION: COMPUTE DIGITAL SIGNATURE `00 2A 9E
 // 9A Lc <hash>` (facts §5, §6). It needs an environment set by MSE (6985)
 // for key 82 or 83. Key 82 needs a successful VERIFY earlier in the
-// session; key 83 one right before: the previous command, or the one
-// before an MSE SET that is the previous command. Missing access is 6982.
-// The input must have the algorithm's hash length (6700). On applet 1.8 a
-// non-repudiation signature also ends the PIN-once access of key 82 ("PIN
-// mixed"). The signature is PKCS#1 v1.5 or PSS for RSA, r||s for ECDSA.
+// session; key 83 one right before (see nonRepAllowed). Missing access is
+// 6982. The input must have the algorithm's hash length (6700). A
+// non-repudiation signature also ends the PIN-once access of key 82 that
+// its own VERIFY granted ("PIN mixed"). The signature is PKCS#1 v1.5 or PSS for RSA, r||s for ECDSA.
 func (c *Card) pso(cmd apdu.Command) apdu.Response {
 	if cmd.P1 != 0x9E || cmd.P2 != 0x9A {
 		return sw(apdu.SWIncorrectP1P2)
@@ -549,8 +557,7 @@ func (c *Card) pso(cmd apdu.Command) apdu.Response {
 			return sw(apdu.SWSecurityStatus)
 		}
 	case keySign:
-		p := c.s.prev
-		if p[0] != evVerified && (p[0] != evMSE || p[1] != evVerified) {
+		if !c.nonRepAllowed() {
 			return sw(apdu.SWSecurityStatus)
 		}
 	}
@@ -562,10 +569,26 @@ func (c *Card) pso(cmd apdu.Command) apdu.Response {
 	if status != apdu.SWOK {
 		return sw(status)
 	}
-	if se.key == keySign && c.profile == ProfileECC {
+	if se.key == keySign && !c.s.authBefore {
+		// "PIN mixed", on applet 1.7 as on 1.8: the VERIFY spent on
+		// a non-repudiation signature grants the authentication key
+		// nothing. Access the authentication key held before that
+		// VERIFY stays.
 		c.s.verified = false
 	}
 	return c.respond(sig, cmd.Le)
+}
+
+// nonRepAllowed tells whether the non-repudiation key may sign now ("PIN
+// just before"). On applet 1.7 the successful VERIFY must be the command
+// right before the PSO; on 1.8 one command may stand between, as long as it
+// is neither a VERIFY nor a PSO (a reset ends the session anyway).
+func (c *Card) nonRepAllowed() bool {
+	p := c.s.prev
+	if p[0] == evVerified {
+		return true
+	}
+	return c.profile == ProfileECC && p[1] == evVerified && p[0] != evVerifyCmd && p[0] != evPSO
 }
 
 // DigestInfo prefixes the card puts before a bare hash (facts §6).
@@ -668,6 +691,10 @@ func (c *Card) internalAuthenticate(cmd apdu.Command) apdu.Response {
 	if err != nil {
 		return sw(apdu.SWNoDiagnosis)
 	}
+	// The applet keeps one security environment for every key: a card
+	// authentication leaves none set, and the next PSO needs a new MSE
+	// SET (6985 otherwise).
+	c.s.se = securityEnv{}
 	return c.respond(sig, cmd.Le)
 }
 
@@ -697,6 +724,7 @@ func (c *Card) logOff(cmd apdu.Command) apdu.Response {
 		return sw(apdu.SWWrongLength)
 	}
 	c.s.verified = false
+	c.s.prev = [2]event{} // nor does a VERIFY before it count as "just before"
 	return sw(apdu.SWOK)
 }
 

@@ -14,7 +14,9 @@
 // 11, RSA-2048 keys, GET CARD DATA byte 21 = 0x17. ProfileECC is an applet
 // 1.8 card: ATR 3B 7F 96 00 00 80 31 80 65 B0 85 04 01 20 12 0F FF 82 90
 // 00, P-384 keys, byte 21 = 0x18, a basic key (81) and its public key file
-// 4040.
+// 4040. ProfileRSAECRRN ("rsa-ecrrn") is the 1.7 card as issued since about
+// 2022: the rsa profile's ATR, applet byte and RSA-2048 card keys, with an
+// ECDSA P-384 National Register key and a SHA-256 photo hash.
 //
 // # Transport (facts §1, §3)
 //
@@ -36,13 +38,15 @@
 // (authentication), 5039 (signature), 503A (citizen CA), 503B (root), 503C
 // (RRN), each DER followed by 50 zero bytes on 1.7 and 1100 on 1.8. DF01
 // has the identity file 4031 (chip number = card serial, photo hash SHA-1
-// on 1.7 and SHA-384 on 1.8, on 1.8 tag 1A = SHA-384 of 4040), its RRN
+// on the rsa profile, SHA-256 on rsa-ecrrn, SHA-384 on 1.8, on 1.8 tag 1A
+// = SHA-384 of 4040), its RRN
 // signature 4032, the address file 4033 padded with zeros to 117 bytes,
 // the RRN signature 4034 over the address without padding followed by the
 // whole of 4032, the photo 4035 and, on 1.8, the basic public key 4040 (a
 // 120-byte SubjectPublicKeyInfo). RRN signatures are RSA PKCS#1 v1.5 over
-// SHA-256 on 1.7 and ECDSA P-384 over SHA-384 on 1.8, the latter in DER
-// padded with zeros to 0x68 bytes.
+// SHA-256 on the rsa profile and ECDSA P-384 over SHA-384 on 1.8 and
+// rsa-ecrrn, in DER padded with zeros to 0x68 bytes on 1.8 and to 256
+// bytes on rsa-ecrrn.
 //
 // SELECT answers 9000 without data, 6A82 for a file it does not find, 6A86
 // for bad P1/P2 and 6A87 or 6700 for a bad Lc; see Card.Transmit and the
@@ -51,13 +55,18 @@
 //
 // # PIN and access rules (facts §5)
 //
-// One PIN, reference 01, 3 tries, sent in an 8-byte 2N block. The
-// authentication key 82 works after one successful VERIFY in the card
-// session. The non-repudiation key 83 needs a successful VERIFY as the
-// command right before the PSO, or right before an MSE SET that is right
-// before the PSO, and every signature needs a new one. On 1.8 a signature
-// with key 83 also ends key 82's access. A wrong VERIFY and LOG OFF end all
-// access; Reset and removal do too, but the try counter survives them.
+// One PIN, reference 01, 3 tries, sent in an 8-byte 2N block; a block that
+// is not one counts as a wrong PIN, the manuals listing no other answer.
+// The authentication key 82 works after one successful VERIFY in the card
+// session. The non-repudiation key 83 needs a successful VERIFY right
+// before the PSO, and every signature needs a new one: on applet 1.7 as
+// the very command before; on 1.8 one command may stand between, unless it
+// is a VERIFY or a PSO. "PIN mixed", on both: the VERIFY spent on a
+// non-repudiation signature grants key 82 nothing, so after it key 82
+// needs a VERIFY of its own, unless it had access before that VERIFY. A
+// wrong VERIFY and LOG OFF end all access; Reset and removal do too, but
+// the try counter survives them. A card authentication (INTERNAL
+// AUTHENTICATE) clears the security environment.
 //
 // # Signatures (facts §6)
 //

@@ -53,6 +53,11 @@ const addressFileSize = 117
 // ones padded with zeros, so that byte[1]+2 gives the real length (facts §3).
 const rrnECDSASigSize = 0x68
 
+// rrnRSASigFileSize is the size of the signature files of an applet 1.7
+// card, whose RRN key was RSA-2048; ProfileRSAECRRN pads its ECDSA
+// signatures to it.
+const rrnRSASigFileSize = 256
+
 // node is a file of the card: a DF when isDF, else a transparent EF whose
 // content is data. READ BINARY access is ALWAYS on every EF (facts §3).
 type node struct {
@@ -110,12 +115,18 @@ type contents struct {
 func (k *contents) personalise() error {
 	id := &k.person.Identity
 	id.ChipNumber = bytes.Clone(k.serial) // tag 02 equals the GET CARD DATA serial
-	if k.profile == ProfileECC {
+	switch k.profile {
+	case ProfileECC:
 		h := sha512.Sum384(k.photo)
 		id.PhotoHash = h[:]
 		b := sha512.Sum384(k.basicPub)
 		id.BasicKeyHash = b[:]
-	} else {
+	case ProfileRSAECRRN:
+		// Real 1.7 cards of 2018 and 2022 carry a SHA-256 photo hash.
+		h := sha256.Sum256(k.photo)
+		id.PhotoHash = h[:]
+		id.BasicKeyHash = nil
+	default:
 		h := sha1.Sum(k.photo)
 		id.PhotoHash = h[:]
 		id.BasicKeyHash = nil
@@ -147,7 +158,8 @@ func (k *contents) personalise() error {
 // rrnSign signs a file the way the National Register does (facts §8):
 // RSA PKCS#1 v1.5 with SHA-256 on the 1.7 profile (a "CA4" style card, see
 // facts open uncertainty 4), ECDSA P-384 with SHA-384 as zero-padded DER on
-// the 1.8 profile.
+// the 1.8 profile (to 0x68 bytes) and on the 1.7 card with an EC RRN key
+// (to 256 bytes).
 func (k *contents) rrnSign(msg []byte) ([]byte, error) {
 	switch key := k.pki.RRNKey.(type) {
 	case *rsa.PrivateKey:
@@ -163,10 +175,16 @@ func (k *contents) rrnSign(msg []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sim: RRN signature: %w", err)
 		}
-		if len(sig) > rrnECDSASigSize {
+		size := rrnECDSASigSize
+		if k.profile != ProfileECC {
+			// An applet 1.7 card keeps its 256-byte RSA-sized
+			// signature files (the 2022 card of the real data).
+			size = rrnRSASigFileSize
+		}
+		if len(sig) > size {
 			return nil, fmt.Errorf("sim: RRN signature of %d bytes", len(sig))
 		}
-		return append(sig, make([]byte, rrnECDSASigSize-len(sig))...), nil
+		return append(sig, make([]byte, size-len(sig))...), nil
 	}
 	return nil, fmt.Errorf("%w: RRN key is a %T", ErrPKIMismatch, k.pki.RRNKey)
 }

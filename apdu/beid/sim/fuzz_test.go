@@ -29,7 +29,7 @@ func script(apdus ...string) []byte {
 	return out
 }
 
-// FuzzTransmit feeds arbitrary command sequences to both profiles. The
+// FuzzTransmit feeds arbitrary command sequences to every profile. The
 // card must never panic, must always answer with a status word, must keep
 // its try counter in range and must never change its files.
 func FuzzTransmit(f *testing.F) {
@@ -48,18 +48,20 @@ func FuzzTransmit(f *testing.F) {
 		{0x07, 0x00, 0xA4, 0x08, 0x0C, 0x00, 0x00, 0x02},
 	}
 	for _, s := range seeds {
-		f.Add(byte(0), s)
-		f.Add(byte(1), s)
+		for i := range profiles {
+			f.Add(byte(i), s)
+		}
 	}
-	var bases [2]*Card
-	var idFiles [2][]byte
+	bases := make([]*Card, len(profiles))
+	idFiles := make([][]byte, len(profiles))
 	for i, p := range profiles {
 		bases[i] = baseCard(f, p)
 		idFiles[i], _ = bases[i].File(beid.FileIdentity)
 	}
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, profile byte, in []byte) {
-		base := bases[profile&1]
+		i := int(profile) % len(bases)
+		base := bases[i]
 		c := fork(base)
 		for len(in) > 0 {
 			n := int(in[0])
@@ -82,7 +84,7 @@ func FuzzTransmit(f *testing.F) {
 				t.Fatalf("tries %d", tries)
 			}
 		}
-		if got, _ := base.File(beid.FileIdentity); !bytes.Equal(got, idFiles[profile&1]) {
+		if got, _ := base.File(beid.FileIdentity); !bytes.Equal(got, idFiles[i]) {
 			t.Fatal("the identity file changed")
 		}
 	})

@@ -24,14 +24,14 @@ var testPKI = map[Profile]*PKI{}
 
 func TestMain(m *testing.M) {
 	var wg sync.WaitGroup
-	var errs [2]error
-	profiles := []Profile{ProfileRSA, ProfileECC}
+	profiles := Profiles
+	errs := make([]error, len(profiles))
 	pkis := make([]*PKI, len(profiles))
 	for i, p := range profiles {
 		wg.Go(func() { pkis[i], errs[i] = NewPKI(p) })
 	}
 	wg.Wait()
-	if err := errors.Join(errs[:]...); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		fmt.Fprintln(os.Stderr, "making test PKIs:", err)
 		os.Exit(1)
 	}
@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-var profiles = []Profile{ProfileRSA, ProfileECC}
+var profiles = Profiles
 
 // newCard makes a card with the shared PKI of its profile.
 func newCard(t testing.TB, p Profile) *Card {
@@ -94,9 +94,14 @@ type step struct {
 	sw  apdu.StatusWord
 }
 
+// run sends the steps in order; a step "reset" power-cycles the card.
 func run(t testing.TB, c *Card, steps []step) {
 	t.Helper()
 	for i, s := range steps {
+		if s.cmd == "reset" {
+			c.Reset()
+			continue
+		}
 		data, sw := tx(t, c, h(t, s.cmd))
 		if sw != s.sw {
 			t.Fatalf("step %d %s: SW %s, want %s (data % X)", i, s.cmd, sw, s.sw, data)

@@ -87,8 +87,9 @@ var (
 	oidGivenName = asn1.ObjectIdentifier{2, 5, 4, 42}
 )
 
-// NewPKI generates a fresh test hierarchy: RSA-2048 keys for ProfileRSA and
-// P-384 keys for ProfileECC. RSA generation takes a noticeable fraction of a
+// NewPKI generates a fresh test hierarchy: RSA-2048 keys for ProfileRSA,
+// P-384 keys for ProfileECC, and for ProfileRSAECRRN RSA-2048 keys but a
+// P-384 RRN key. RSA generation takes a noticeable fraction of a
 // second per key, so the five keys are made concurrently.
 func NewPKI(profile Profile) (*PKI, error) {
 	if !profile.valid() {
@@ -98,7 +99,11 @@ func NewPKI(profile Profile) (*PKI, error) {
 	var errs [5]error
 	var wg sync.WaitGroup
 	for i := range keys {
-		wg.Go(func() { keys[i], errs[i] = generateKey(profile) })
+		kind := profile
+		if i == 2 && profile.ecRRN() {
+			kind = ProfileECC // the RRN key (keys[2] below)
+		}
+		wg.Go(func() { keys[i], errs[i] = generateKey(kind) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
@@ -183,10 +188,17 @@ func (p *PKI) check(profile Profile) error {
 		p.RRNKey == nil || p.AuthKey == nil || p.SignKey == nil {
 		return fmt.Errorf("%w: missing certificate or key", ErrPKIMismatch)
 	}
-	for _, k := range []crypto.Signer{p.RootKey, p.CAKey, p.RRNKey, p.AuthKey, p.SignKey} {
+	for _, k := range []crypto.Signer{p.RootKey, p.CAKey, p.AuthKey, p.SignKey} {
 		if err := keyFits(k, profile); err != nil {
 			return err
 		}
+	}
+	rrnKind := profile
+	if profile.ecRRN() {
+		rrnKind = ProfileECC
+	}
+	if err := keyFits(p.RRNKey, rrnKind); err != nil {
+		return err
 	}
 	return nil
 }
@@ -196,7 +208,7 @@ func (p *PKI) check(profile Profile) error {
 func keyFits(k crypto.Signer, profile Profile) error {
 	switch k := k.(type) {
 	case *rsa.PrivateKey:
-		if profile == ProfileRSA && k.N.BitLen() == 2048 {
+		if profile != ProfileECC && k.N.BitLen() == 2048 {
 			return nil
 		}
 	case *ecdsa.PrivateKey:
@@ -378,9 +390,15 @@ func LoadPKI(dir string) (*PKI, error) {
 			return nil, fmt.Errorf("%w: %s key is a %T", ErrPKIMismatch, blk.Headers["Role"], k)
 		}
 	}
-	p.Profile = ProfileRSA
-	if _, ok := p.RootKey.(*ecdsa.PrivateKey); ok {
+	_, ecRoot := p.RootKey.(*ecdsa.PrivateKey)
+	_, ecRRN := p.RRNKey.(*ecdsa.PrivateKey)
+	switch {
+	case ecRoot:
 		p.Profile = ProfileECC
+	case ecRRN:
+		p.Profile = ProfileRSAECRRN
+	default:
+		p.Profile = ProfileRSA
 	}
 	if err := p.check(p.Profile); err != nil {
 		return nil, err

@@ -71,9 +71,13 @@ func TestCertificateChain(t *testing.T) {
 			if certs["auth"].KeyUsage&x509.KeyUsageDigitalSignature == 0 || certs["sign"].KeyUsage&x509.KeyUsageContentCommitment == 0 {
 				t.Error("key usages")
 			}
-			wantKey := map[Profile]x509.PublicKeyAlgorithm{ProfileRSA: x509.RSA, ProfileECC: x509.ECDSA}[p]
+			wantKey := map[Profile]x509.PublicKeyAlgorithm{ProfileRSA: x509.RSA, ProfileECC: x509.ECDSA, ProfileRSAECRRN: x509.RSA}[p]
 			for name, cert := range certs {
-				if cert.PublicKeyAlgorithm != wantKey {
+				want := wantKey
+				if name == "rrn" && p == ProfileRSAECRRN {
+					want = x509.ECDSA // the National Register's key only
+				}
+				if cert.PublicKeyAlgorithm != want {
 					t.Errorf("%s has a %v key", name, cert.PublicKeyAlgorithm)
 				}
 			}
@@ -112,8 +116,9 @@ func TestRRNSignatures(t *testing.T) {
 					t.Errorf("address: %v", err)
 				}
 			case *ecdsa.PublicKey:
+				size := map[Profile]int{ProfileECC: 0x68, ProfileRSAECRRN: 256}[p]
 				for name, sig := range map[string][]byte{"identity": idSig, "address": addrSig} {
-					if len(sig) != 0x68 || int(sig[1])+2 > len(sig) || !allZero(sig[int(sig[1])+2:]) {
+					if len(sig) != size || int(sig[1])+2 > len(sig) || !allZero(sig[int(sig[1])+2:]) {
 						t.Errorf("%s signature file: % X", name, sig)
 					}
 				}

@@ -17,6 +17,13 @@ const (
 	// ProfileECC is an applet 1.8 card: ECDSA P-384 keys, r||s signatures,
 	// a basic key for card authentication (facts §1, §6).
 	ProfileECC
+	// ProfileRSAECRRN is an applet 1.7 card as issued since about 2022:
+	// RSA-2048 card keys like ProfileRSA, but the National Register signs
+	// its identity and address files with ECDSA P-384 (DER zero-padded to
+	// 256 bytes) and the photo hash is SHA-256, as on the 2022 card of
+	// commons-eid's test data (commons-eid-consumer test resources
+	// test-eid-v17-ec_*).
+	ProfileRSAECRRN
 )
 
 // ATRs as real cards send them (facts §1).
@@ -25,25 +32,33 @@ var (
 	atrECC = []byte{0x3B, 0x7F, 0x96, 0x00, 0x00, 0x80, 0x31, 0x80, 0x65, 0xB0, 0x85, 0x04, 0x01, 0x20, 0x12, 0x0F, 0xFF, 0x82, 0x90, 0x00}
 )
 
-// ParseProfile accepts "rsa" or "1.7" for ProfileRSA and "ecc" or "1.8" for
-// ProfileECC, ignoring case and surrounding space.
+// Profiles lists every profile, in the order of their introduction.
+var Profiles = []Profile{ProfileRSA, ProfileECC, ProfileRSAECRRN}
+
+// ParseProfile accepts "rsa" or "1.7" for ProfileRSA, "ecc" or "1.8" for
+// ProfileECC and "rsa-ecrrn" for ProfileRSAECRRN, ignoring case and
+// surrounding space.
 func ParseProfile(s string) (Profile, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "rsa", "1.7":
 		return ProfileRSA, nil
 	case "ecc", "1.8":
 		return ProfileECC, nil
+	case "rsa-ecrrn":
+		return ProfileRSAECRRN, nil
 	}
-	return 0, fmt.Errorf("%w: %q (want rsa, 1.7, ecc or 1.8)", ErrUnknownProfile, s)
+	return 0, fmt.Errorf("%w: %q (want rsa, 1.7, ecc, 1.8 or rsa-ecrrn)", ErrUnknownProfile, s)
 }
 
-// String returns "rsa" or "ecc", the names ParseProfile accepts.
+// String returns "rsa", "ecc" or "rsa-ecrrn", the names ParseProfile accepts.
 func (p Profile) String() string {
 	switch p {
 	case ProfileRSA:
 		return "rsa"
 	case ProfileECC:
 		return "ecc"
+	case ProfileRSAECRRN:
+		return "rsa-ecrrn"
 	}
 	return fmt.Sprintf("Profile(%d)", int(p))
 }
@@ -57,7 +72,10 @@ func (p Profile) AppletVersion() byte {
 	return beid.Applet17
 }
 
-func (p Profile) valid() bool { return p == ProfileRSA || p == ProfileECC }
+func (p Profile) valid() bool { return p == ProfileRSA || p == ProfileECC || p == ProfileRSAECRRN }
+
+// ecRRN reports whether the National Register key is ECDSA P-384.
+func (p Profile) ecRRN() bool { return p == ProfileECC || p == ProfileRSAECRRN }
 
 // atr returns a fresh copy of the profile's ATR.
 func (p Profile) atr() []byte {

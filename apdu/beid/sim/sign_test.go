@@ -34,8 +34,10 @@ func verifyRaw(pub *ecdsa.PublicKey, hash, sig []byte) bool {
 func cardSign(t *testing.T, c *Card, key, alg byte, in []byte) []byte {
 	t.Helper()
 	mse := fmt.Sprintf("00 22 41 B6 05 04 80 %02X 84 %02X", alg, key)
-	expect(t, c, verify1234, apdu.SWOK)
+	// The middleware's order: MSE, then VERIFY right before the PSO,
+	// which the non-repudiation key of applet 1.7 needs.
 	expect(t, c, mse, apdu.SWOK)
+	expect(t, c, verify1234, apdu.SWOK)
 	pso := append([]byte{0x00, 0x2A, 0x9E, 0x9A, byte(len(in))}, in...)
 	_, sw := tx(t, c, pso)
 	n, ok := sw.MoreData()
@@ -166,9 +168,12 @@ func TestAccessRules(t *testing.T) {
 			pso := fmt.Sprintf("00 2A 9E 9A %02X %X", n, bytes.Repeat([]byte{0x11}, n))
 			getResp := fmt.Sprintf("00 C0 00 00 %02X", byte(sigSW))
 			other := "80 E4 00 00 1C"
-			mixed := sigSW // applet 1.7 keeps PIN-once access after a 83 signature
+			// On applet 1.8 one command other than VERIFY or PSO may
+			// stand between the VERIFY and a non-repudiation PSO; on
+			// 1.7 none may.
+			oneBetween := apdu.SWSecurityStatus
 			if p == ProfileECC {
-				mixed = apdu.SWSecurityStatus
+				oneBetween = sigSW
 			}
 			tests := []struct {
 				name  string
@@ -179,7 +184,7 @@ func TestAccessRules(t *testing.T) {
 					{verify1234, apdu.SWOK}, {mse82, apdu.SWOK}, {pso, sigSW}, {getResp, apdu.SWOK},
 					{pso, sigSW}, {other, apdu.SWOK}, {"00 A4 08 0C 02 3F 00", apdu.SWOK}, {pso, sigSW}}},
 				{"nonrep MSE, VERIFY, PSO", []step{{mse83, apdu.SWOK}, {verify1234, apdu.SWOK}, {pso, sigSW}}},
-				{"nonrep VERIFY, MSE, PSO", []step{{verify1234, apdu.SWOK}, {mse83, apdu.SWOK}, {pso, sigSW}}},
+				{"nonrep VERIFY, MSE, PSO", []step{{verify1234, apdu.SWOK}, {mse83, apdu.SWOK}, {pso, oneBetween}}},
 				{"nonrep needs a VERIFY per signature", []step{
 					{mse83, apdu.SWOK}, {verify1234, apdu.SWOK}, {pso, sigSW}, {getResp, apdu.SWOK}, {pso, apdu.SWSecurityStatus}}},
 				{"nonrep consumed even without GET RESPONSE", []step{
@@ -189,7 +194,15 @@ func TestAccessRules(t *testing.T) {
 				{"nonrep other command after MSE", []step{
 					{verify1234, apdu.SWOK}, {mse83, apdu.SWOK}, {other, apdu.SWOK}, {pso, apdu.SWSecurityStatus}}},
 				{"nonrep other command after VERIFY", []step{
-					{mse83, apdu.SWOK}, {verify1234, apdu.SWOK}, {"00 A4 08 0C 02 3F 00", apdu.SWOK}, {pso, apdu.SWSecurityStatus}}},
+					{mse83, apdu.SWOK}, {verify1234, apdu.SWOK}, {"00 A4 08 0C 02 3F 00", apdu.SWOK}, {pso, oneBetween}}},
+				{"nonrep GET CARD DATA after VERIFY", []step{
+					{mse83, apdu.SWOK}, {verify1234, apdu.SWOK}, {other, apdu.SWOK}, {pso, oneBetween}}},
+				{"nonrep PSO after VERIFY", []step{
+					{mse82, apdu.SWOK}, {verify1234, apdu.SWOK}, {pso, sigSW}, {mse83, apdu.SWOK}, {pso, apdu.SWSecurityStatus}}},
+				{"nonrep second VERIFY between", []step{
+					{mse83, apdu.SWOK}, {verify1234, apdu.SWOK}, {"00 20 00 01", apdu.SWOK}, {pso, apdu.SWSecurityStatus}}},
+				{"nonrep reset between", []step{
+					{mse83, apdu.SWOK}, {verify1234, apdu.SWOK}, {"reset", 0}, {mse83, apdu.SWOK}, {pso, apdu.SWSecurityStatus}}},
 				{"nonrep PIN status is no VERIFY", []step{
 					{mse83, apdu.SWOK}, {verify1234, apdu.SWOK}, {"00 20 00 01", apdu.SWOK}, {pso, apdu.SWSecurityStatus}}},
 				{"nonrep not from session access", []step{
@@ -197,7 +210,14 @@ func TestAccessRules(t *testing.T) {
 					{mse83, apdu.SWOK}, {pso, apdu.SWSecurityStatus}}},
 				{"PIN mixed", []step{
 					{mse83, apdu.SWOK}, {verify1234, apdu.SWOK}, {pso, sigSW}, {getResp, apdu.SWOK},
-					{mse82, apdu.SWOK}, {pso, mixed}}},
+					{mse82, apdu.SWOK}, {pso, apdu.SWSecurityStatus}, {verify1234, apdu.SWOK}, {pso, sigSW}}},
+				{"PIN mixed, other commands between", []step{
+					{mse83, apdu.SWOK}, {verify1234, apdu.SWOK}, {pso, sigSW}, {getResp, apdu.SWOK},
+					{other, apdu.SWOK}, {"00 A4 08 0C 04 3F 00 DF 01", apdu.SWOK}, {mse82, apdu.SWOK}, {pso, apdu.SWSecurityStatus}}},
+				{"auth VERIFY first keeps auth access after nonrep", []step{
+					{mse82, apdu.SWOK}, {verify1234, apdu.SWOK}, {pso, sigSW}, {getResp, apdu.SWOK},
+					{mse83, apdu.SWOK}, {verify1234, apdu.SWOK}, {pso, sigSW}, {getResp, apdu.SWOK},
+					{mse82, apdu.SWOK}, {pso, sigSW}}},
 				{"wrong VERIFY clears access", []step{
 					{verify1234, apdu.SWOK}, {verifyBad, 0x63C2}, {mse82, apdu.SWOK}, {pso, apdu.SWSecurityStatus}}},
 				{"wrong VERIFY after right one", []step{
@@ -324,6 +344,24 @@ func TestResponseChaining(t *testing.T) {
 	if err != nil || resp.SW != apdu.SWOK || !verifyRaw(e.AuthCert().PublicKey.(*ecdsa.PublicKey), hash[:], resp.Data) {
 		t.Errorf("Exchange: %v, %v", resp.SW, err)
 	}
+}
+
+// TestInternalAuthenticateClearsSE is S6: a card authentication leaves no
+// security environment; the signature after it needs a new MSE SET.
+func TestInternalAuthenticateClearsSE(t *testing.T) {
+	c := newCardShared(t, ProfileECC)
+	challenge := fmt.Sprintf("00 88 02 81 32 94 30 %X", bytes.Repeat([]byte{0x5A}, 48))
+	pso := fmt.Sprintf("00 2A 9E 9A 30 %X", bytes.Repeat([]byte{0x11}, 48))
+	mse82 := "00 22 41 B6 05 04 80 02 84 82"
+	run(t, c, []step{
+		{verify1234, apdu.SWOK}, {mse82, apdu.SWOK}, {challenge, 0x6160}, {"00 C0 00 00 60", apdu.SWOK},
+		{pso, apdu.SWConditionsNotSatisfied},
+		{mse82, apdu.SWOK}, {pso, 0x6160},
+	})
+	// A refused challenge is no card authentication: the environment stays.
+	run(t, c, []step{
+		{mse82, apdu.SWOK}, {fmt.Sprintf("00 88 02 81 32 95 30 %X", bytes.Repeat([]byte{0x5A}, 48)), apdu.SWIncorrectData}, {pso, 0x6160},
+	})
 }
 
 func TestInternalAuthenticate(t *testing.T) {
