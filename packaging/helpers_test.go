@@ -2,6 +2,7 @@ package packaging
 
 import (
 	"bytes"
+	"debug/buildinfo"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,4 +83,33 @@ func readFile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// checkBuild reads a built program's embedded build settings and checks
+// the release settings scripts/release.sh promises: -trimpath (which also
+// keeps -ldflags out of the build information), no VCS stamping, the
+// expected target and cgo, and the version string set with
+// -X main.version.
+func checkBuild(t *testing.T, exe, goos, cgo, version string) {
+	t.Helper()
+	info, err := buildinfo.ReadFile(exe)
+	if err != nil {
+		t.Fatalf("%s: %v", exe, err)
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	for k, want := range map[string]string{"-trimpath": "true", "GOOS": goos, "GOARCH": "amd64", "CGO_ENABLED": cgo, "vcs.revision": ""} {
+		if settings[k] != want {
+			t.Errorf("%s built with %s=%q; want %q", filepath.Base(exe), k, settings[k], want)
+		}
+	}
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(version)) {
+		t.Errorf("%s does not contain its version %q", filepath.Base(exe), version)
+	}
 }

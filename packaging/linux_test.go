@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -84,6 +85,10 @@ func TestDebContents(t *testing.T) {
 			t.Errorf("%s: conffile %v; want %v", f.path, !f.config, f.config)
 		}
 	}
+	bin := filepath.Join(t.TempDir(), "cardbridge")
+	writeFile(t, bin, string(content["/usr/bin/cardbridge"]))
+	version := strings.TrimSpace(output(t, "dpkg-deb", "-f", deb, "Version"))
+	checkBuild(t, bin, "linux", "1", strings.TrimSuffix(version, "-1"))
 	depends := output(t, "dpkg-deb", "-f", deb, "Depends")
 	for _, d := range []string{"pcscd", "libpcsclite1", "zenity"} {
 		if !strings.Contains(depends, d) {

@@ -310,6 +310,17 @@ func TestMSIPayload(t *testing.T) {
 	if oh, ok := f.OptionalHeader.(*pe.OptionalHeader64); !ok || oh.Subsystem != pe.IMAGE_SUBSYSTEM_WINDOWS_GUI {
 		t.Errorf("cardbridge.exe is not a GUI-subsystem program")
 	}
+	// ProductVersion X.Y.Z.N is the program's version X.Y.Z, or
+	// X.Y.Z+git.N.<commit> N commits after the tag.
+	v := strings.Split(msiProperties(t, msi)["ProductVersion"], ".")
+	if len(v) != 4 {
+		t.Fatalf("ProductVersion %v", v)
+	}
+	version := strings.Join(v[:3], ".")
+	if v[3] != "0" {
+		version += "+git." + v[3] + "."
+	}
+	checkBuild(t, exe, "windows", "0", version)
 	data, err := os.ReadFile(exe)
 	if err != nil {
 		t.Fatal(err)
