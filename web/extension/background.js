@@ -31,6 +31,10 @@
   // here keeps a hostile page from pushing megabytes through the browser.
   const MAX_REQUEST_CHARS = 64 * 1024;
   const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+  // Each session starts a process: a page that opens and closes sessions
+  // in a loop is held to a few per window of time.
+  const MAX_OPENS = 8;
+  const OPEN_WINDOW_MS = 10_000;
 
   /**
    * The origin of the page behind a content script's port, from what the
@@ -41,8 +45,11 @@
    */
   function senderOrigin(sender) {
     if (!sender || sender.id !== api.runtime.id || !sender.tab) return null;
-    let origin = typeof sender.origin === "string" && sender.origin !== "null" ? sender.origin : null;
-    if (!origin && typeof sender.url === "string") {
+    // An opaque origin ("null": a sandboxed document) is refused, not
+    // replaced by its URL's origin: the page runs without that origin's
+    // rights, and gets none here either.
+    let origin = typeof sender.origin === "string" ? sender.origin : null;
+    if (origin === null && typeof sender.url === "string") {
       try {
         origin = new URL(sender.url).origin;
       } catch {
@@ -88,12 +95,20 @@
 
     const closed = (session, code, message) => toPage({ type: "closed", session, reason: { code, message } });
 
+    let recentOpens = []; // times of this page's last opens
     const open = (session) => {
       if (sessions.has(session)) return;
       if (sessions.size >= MAX_SESSIONS_PER_PAGE) {
         closed(session, "TOO_MANY_PENDING", `At most ${MAX_SESSIONS_PER_PAGE} cardbridge sessions per page`);
         return;
       }
+      const now = Date.now();
+      recentOpens = recentOpens.filter((t) => now - t < OPEN_WINDOW_MS);
+      if (recentOpens.length >= MAX_OPENS) {
+        closed(session, "RATE_LIMITED", "Too many cardbridge sessions opened; try again in a few seconds");
+        return;
+      }
+      recentOpens.push(now);
       let native;
       try {
         native = api.runtime.connectNative(HOST);

@@ -15,6 +15,10 @@
 
 (() => {
   const api = globalThis.browser ?? globalThis.chrome;
+  // A document with an opaque origin (sandboxed) cannot be told apart
+  // from others of its kind and cannot be a target of postMessage: the
+  // extension stays out of it.
+  if (window.location.origin === "null") return;
   const PROTOCOL = 1;
   const PAGE_PORT = "cardbridge-page";
   const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;

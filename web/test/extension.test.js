@@ -74,6 +74,7 @@ describe("extension transport", () => {
     ["a sender without a tab", { id: "eabimfdgphmkgijljjnoadmjicgbnnkk", origin: "https://portal.example" }],
     ["another extension", { id: "otherextension", tab: { id: 1 }, origin: "https://portal.example" }],
     ["an opaque origin", { id: "eabimfdgphmkgijljjnoadmjicgbnnkk", tab: { id: 1 }, origin: "null", url: "about:blank" }],
+    ["a sandboxed https document (opaque origin)", { id: "eabimfdgphmkgijljjnoadmjicgbnnkk", tab: { id: 1 }, origin: "null", url: "https://portal.example/x" }],
   ]) {
     test(`no host is started for ${name}`, async () => {
       const ext = loadExtension({ host: helloHost, sender });
@@ -196,6 +197,30 @@ describe("extension transport", () => {
     const refused = results.find((r) => r.status === "rejected");
     assert.equal(refused.reason.code, ErrorCode.TOO_MANY_PENDING);
     assert.equal(ext.sessions.length, 4);
+  });
+
+  test("a page that opens sessions in a loop is rate limited", async () => {
+    const ext = loadExtension({ host: helloHost });
+    const codes = [];
+    for (let i = 0; i < 10; i++) {
+      const c = client({ window: ext.window });
+      const err = await c.connect().then(
+        () => null,
+        (e) => e,
+      );
+      codes.push(err?.code ?? "ok");
+      c.close();
+    }
+    assert.deepEqual(codes, [...Array(8).fill("ok"), "RATE_LIMITED", "RATE_LIMITED"]);
+    assert.equal(ext.sessions.length, 8);
+  });
+
+  test("the content script stays out of documents with an opaque origin", async () => {
+    const ext = loadExtension({ origin: "null", host: helloHost });
+    assert.equal(ext.window.posted.length, 0);
+    ext.window.postMessage({ cardbridge: "page", type: "probe" }, "*");
+    await sleep(20);
+    assert.equal(ext.window.posted.filter((m) => m.cardbridge === "extension").length, 0);
   });
 
   test("closing the client ends its host; a host that ends disconnects the client", async () => {
