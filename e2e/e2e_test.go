@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -84,19 +85,71 @@ func requireBrowser(t *testing.T) tools {
 
 // flowResult is what flow.mjs prints.
 type flowResult struct {
-	Service    string            `json:"service"`
-	Reader     string            `json:"reader"`
-	Login      string            `json:"login"`
-	Form       map[string]string `json:"form"`
-	EmailError string            `json:"emailError"`
-	Reference  string            `json:"reference"`
-	SignedBy   string            `json:"signedBy"`
-	Heading    string            `json:"heading"`
+	Locale     string `json:"locale"`
+	Lang       string `json:"lang"` // the portal page's <html lang>
+	Service    string `json:"service"`
+	Reader     string `json:"reader"`
+	Login      string `json:"login"`
+	EmailError string `json:"emailError"`
+	// The phone-app stand-in.
+	PhoneCode      string `json:"phoneCode"`
+	PhoneCountdown string `json:"phoneCountdown"`
+	PhoneLang      string `json:"phoneLang"`
+	PhoneAfterCode string `json:"phoneAfterCode"`
+	PhoneDone      string `json:"phoneDone"`
+	ActiveUntil    string `json:"activeUntil"`
+	ActiveUntilISO string `json:"activeUntilISO"`
+	// The registration code refused.
+	CodeError     string `json:"codeError"`
+	CodeErrorCode string `json:"codeErrorCode"`
+	// The application summary and the card checks.
+	Summary     map[string]string `json:"summary"`
+	Integrity   string            `json:"integrity"`
+	Genuine     string            `json:"genuine"`
+	GenuineText string            `json:"genuineText"`
+	// The end page.
+	Reference   string `json:"reference"`
+	SignedBy    string `json:"signedBy"`
+	SubmittedAt string `json:"submittedAt"`
+	Heading     string `json:"heading"`
 	// Set only with EXPECT_SERVICE_ERROR.
-	ServiceError string   `json:"serviceError"`
-	Help         string   `json:"help"`
-	Problems     []string `json:"problems"`
+	ServiceError   string   `json:"serviceError"`
+	Help           string   `json:"help"`
+	Downloads      []string `json:"downloads"`
+	OtherDownloads []string `json:"otherDownloads"`
+	// Set only with EXPECT_LOGIN_REFUSED.
+	LoginError     string `json:"loginError"`
+	LoginErrorCode string `json:"loginErrorCode"`
+	// Set only with HOSTILE: per page stage, whether the planted string
+	// showed as text.
+	HostileShown map[string]bool `json:"hostileShown"`
+	Problems     []string        `json:"problems"`
 }
+
+// language is what the page must show for one browser locale.
+type language struct {
+	locale     string // the browser's
+	lang       string // the page's
+	loggedIn   string // in the login line
+	codeWrong  string // the message for a wrong registration code
+	done       string // the end page's heading starts so
+	phoneDone  string // the phone's last screen
+	activeWord string // before the date on the phone
+	genuineNA  string // card genuineness when not reported
+}
+
+var (
+	dutch = language{
+		locale: "nl-BE", lang: "nl", loggedIn: "Aangemeld als", codeWrong: "Dit is niet de code die de Smart-ID-app toont",
+		done: "Ga terug naar je smartphone of tablet", phoneDone: "Registratie voltooid!", activeWord: "Account actief tot ",
+		genuineNA: "niet beschikbaar",
+	}
+	english = language{
+		locale: "en-GB", lang: "en", loggedIn: "Logged in as", codeWrong: "This is not the code the Smart-ID app shows",
+		done: "Go back to your smartphone or tablet", phoneDone: "Registration complete!", activeWord: "Account active until ",
+		genuineNA: "not available",
+	}
+)
 
 // world is one running daemon and portal.
 type world struct {
@@ -228,6 +281,7 @@ func runFlowScript(t *testing.T, tl tools, w *world, script, name string, env ..
 	cmd := exec.CommandContext(ctx, tl.node, script)
 	cmd.Env = append(os.Environ(),
 		"PORTAL_URL="+w.origin+"/",
+		"SHOTS_DIR=", // only where a test asks for them
 		"CHROMIUM="+tl.chromium,
 		"SCREENSHOT="+shot,
 		"USER_DATA="+t.TempDir(),
@@ -249,9 +303,9 @@ func runFlowScript(t *testing.T, tl tools, w *world, script, name string, env ..
 	return res
 }
 
-// checkFlow asserts what the page showed, what the portal's server
-// recorded and what the daemon asked the user.
-func checkFlow(t *testing.T, w *world, card *sim.Card, res flowResult) {
+// checkFlow asserts what the page showed, in the language of lang, what
+// the portal's server recorded and what the daemon asked the user.
+func checkFlow(t *testing.T, w *world, card *sim.Card, lang language, res flowResult) {
 	t.Helper()
 	id := card.Person().Identity
 
@@ -259,27 +313,70 @@ func checkFlow(t *testing.T, w *world, card *sim.Card, res flowResult) {
 	if len(res.Problems) > 0 {
 		t.Errorf("page errors: %q", res.Problems)
 	}
+	if res.Lang != lang.lang || res.PhoneLang != lang.lang {
+		t.Errorf("browser locale %s: portal page in %q, phone page in %q, want %q", lang.locale, res.Lang, res.PhoneLang, lang.lang)
+	}
 	if !strings.Contains(res.Service, "0.1.0-e2e") {
 		t.Errorf("service line %q", res.Service)
 	}
-	if !strings.Contains(res.Login, id.GivenNames+" "+id.Surname) || !strings.Contains(res.Login, "verified by the portal") {
+	if !strings.Contains(res.Login, lang.loggedIn+" "+id.GivenNames+" "+id.Surname) {
 		t.Errorf("login line %q", res.Login)
-	}
-	if res.Form["surname"] != id.Surname || res.Form["givenName"] != id.GivenNames || res.Form["documentNumber"] != id.CardNumber || res.Form["country"] != "BE" {
-		t.Errorf("form %v, card %+v", res.Form, id)
-	}
-	if strings.NewReplacer(".", "", "-", "").Replace(res.Form["nationalNumber"]) != id.NationalNumber {
-		t.Errorf("form national number %q", res.Form["nationalNumber"])
 	}
 	if res.EmailError == "" {
 		t.Error("a bad e-mail address was not flagged")
 	}
-	if res.Heading != "Application submitted" {
+
+	// Steps 3 and 4: the code the phone showed, refused when wrong.
+	if !regexp.MustCompile(`^[2-9A-HJ-NP-Z]{5}$`).MatchString(res.PhoneCode) {
+		t.Errorf("phone shows code %q", res.PhoneCode)
+	}
+	if !regexp.MustCompile(`^1[45]:[0-5][0-9]$`).MatchString(res.PhoneCountdown) {
+		t.Errorf("phone countdown %q, want about 15 minutes", res.PhoneCountdown)
+	}
+	if res.CodeErrorCode != "CODE_WRONG" || !strings.HasPrefix(res.CodeError, lang.codeWrong) {
+		t.Errorf("wrong code: page shows %s %q", res.CodeErrorCode, res.CodeError)
+	}
+	if res.PhoneAfterCode != "confirmed" {
+		t.Errorf("phone after the right code: %q", res.PhoneAfterCode)
+	}
+
+	// Step 5: the application as the guide's "Aanvraag voor Smart-ID-account".
+	sum := res.Summary
+	if sum["surname"] != id.Surname || sum["givenName"] != id.GivenNames || sum["documentNumber"] != id.CardNumber ||
+		sum["countryCode"] != "BE" || sum["country"] == "" || sum["email"] != "lotte.vandenbossche@example.org" || sum["phone"] != "+32470123456" {
+		t.Errorf("summary %v, card %+v", sum, id)
+	}
+	if strings.NewReplacer(".", "", "-", "").Replace(sum["nationalNumber"]) != id.NationalNumber {
+		t.Errorf("summary national number %q", sum["nationalNumber"])
+	}
+	if res.Integrity != "ok" {
+		t.Errorf("integrity shown as %q", res.Integrity)
+	}
+	if res.Genuine == "na" && res.GenuineText != lang.genuineNA || res.Genuine == "" {
+		t.Errorf("genuineness shown as %s %q", res.Genuine, res.GenuineText)
+	}
+
+	// Step 6: back to the phone, which shows the account as active.
+	if !strings.HasPrefix(res.Heading, lang.done) {
 		t.Errorf("final heading %q", res.Heading)
+	}
+	if res.PhoneDone != lang.phoneDone || !strings.HasPrefix(res.ActiveUntil, lang.activeWord) {
+		t.Errorf("phone at the end: %q %q", res.PhoneDone, res.ActiveUntil)
+	}
+	until, err := time.Parse(time.RFC3339, res.ActiveUntilISO)
+	if err != nil || until.Sub(time.Now().AddDate(3, 0, 0)).Abs() > time.Hour {
+		t.Errorf("account active until %q (%v), want three years from now", res.ActiveUntilISO, err)
+	}
+	// The date in the local form of the language (Intl.DateTimeFormat with
+	// nl-BE gives day/month/year).
+	if lang.lang == "nl" {
+		if want := fmt.Sprintf("%02d/%02d/%d", until.Local().Day(), int(until.Local().Month()), until.Local().Year()); !strings.HasSuffix(res.ActiveUntil, want) {
+			t.Errorf("phone date %q, want %s", res.ActiveUntil, want)
+		}
 	}
 
 	// The portal's server: one validated login, one verified signature,
-	// by the card's holder.
+	// by the card's holder, with the contact details given with the code.
 	logins := w.portal.Logins()
 	if len(logins) != 1 {
 		t.Fatalf("%d logins recorded", len(logins))
@@ -325,6 +422,9 @@ func checkFlow(t *testing.T, w *world, card *sim.Card, res flowResult) {
 	}
 }
 
+// profileLanguages runs the ECC card in Dutch and the RSA card in English.
+var profileLanguages = map[sim.Profile]language{sim.ProfileECC: dutch, sim.ProfileRSA: english}
+
 // TestBrowserFlowSim runs the flow with the daemon reading an in-process
 // simulated card (bridge/simreaders): no pcscd needed.
 func TestBrowserFlowSim(t *testing.T) {
@@ -337,8 +437,13 @@ func TestBrowserFlowSim(t *testing.T) {
 			}
 			readers := simReaders(t, card)
 			w := startWorld(t, readers, card.PKI())
-			res := runBrowser(t, tl, w, "sim-"+profile.String())
-			checkFlow(t, w, card, res)
+			lang := profileLanguages[profile]
+			env := []string{"LOCALE=" + lang.locale}
+			if dir := os.Getenv("CARDBRIDGE_SCREENSHOTS"); dir != "" && lang == dutch {
+				env = append(env, "SHOTS_DIR="+dir)
+			}
+			res := runBrowser(t, tl, w, "sim-"+profile.String(), env...)
+			checkFlow(t, w, card, lang, res)
 		})
 	}
 }
@@ -410,6 +515,18 @@ func TestBrowserServiceErrors(t *testing.T) {
 			}
 			if res.Help == "" {
 				t.Error("no help text shown")
+			}
+			if tc.wantCode == "DAEMON_UNAVAILABLE" {
+				// Chromium on Linux: the Debian and Fedora packages first,
+				// the other systems' downloads offered too.
+				const base = "https://github.com/cardbridge/cardbridge/releases/latest/download/"
+				want := []string{base + "cardbridge-linux-amd64.deb", base + "cardbridge-linux-x86_64.rpm"}
+				others := []string{base + "cardbridge-windows-x64.msi", base + "cardbridge-macos-x64.pkg", base + "cardbridge-macos-arm64.pkg"}
+				if strings.Join(res.Downloads, " ") != strings.Join(want, " ") || strings.Join(res.OtherDownloads, " ") != strings.Join(others, " ") {
+					t.Errorf("downloads offered %v, others %v; want %v, others %v", res.Downloads, res.OtherDownloads, want, others)
+				}
+			} else if len(res.Downloads) > 0 {
+				t.Errorf("downloads offered when the card software is running: %v", res.Downloads)
 			}
 			if len(res.Problems) > 0 {
 				t.Errorf("page errors: %q", res.Problems)

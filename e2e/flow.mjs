@@ -1,16 +1,29 @@
-// Drives the demo portal in headless Chromium through the whole Smart-ID
-// registration flow: card service found, reader chosen, login with the eID
-// card, form filled from the card, application signed and accepted.
+// Drives the demo portal in headless Chromium through the citizen's whole
+// Smart-ID registration (the guide in ../shared/smart-id-registration-guide-nl.txt):
+// the phone-app stand-in shows a registration code; on the portal the card
+// software is found, the reader chosen, the citizen logs in with the eID
+// card, enters the code (a wrong one first, which must be refused) with the
+// contact details, checks the application read from the card, signs it, and
+// is sent back to the phone, which then shows the account as active.
 //
 // Run by e2e_test.go, which starts the daemon (bridge) and the portal and
 // answers the daemon's dialogs. Environment:
 //   PORTAL_URL   https://localhost:PORT/ of the demo portal (required)
 //   CHROMIUM     browser binary (default /usr/bin/chromium)
+//   LOCALE       browser locale, e.g. nl-BE (sets Accept-Language; default en-US)
 //   SCREENSHOT   where to save a full-page PNG of the final page (optional)
+//   SHOTS_DIR    where to save the documentation screenshots of the flow:
+//                1-code.png (phone), 2-form-wrong-code.png, 2-form.png,
+//                3-summary.png, 4-done.png, 5-phone-complete.png (optional)
 //   USER_DATA    fresh profile directory (required: never the user's own)
 //   EXPECT_SERVICE_ERROR  set to stop after the card-service check, which
 //                must fail; the result then holds the error code the page
-//                derived (data-code of #service-status) and its help text
+//                derived (data-code of #service-status), its help text and
+//                the downloads it offered
+//   EXPECT_LOGIN_REFUSED  set to stop after the login, which the portal
+//                must refuse; the result holds the page's message and code
+//   HOSTILE      a string the test planted in the card and the daemon's
+//                answers: the page must show it as text and never as markup
 // Prints one JSON line with what the page showed; exits non-zero on failure.
 
 import { createRequire } from "node:module";
@@ -29,6 +42,8 @@ if (!url || !userData) {
   console.error("PORTAL_URL and USER_DATA are required");
   process.exit(2);
 }
+const locale = process.env.LOCALE || "en-US";
+const shotsDir = process.env.SHOTS_DIR;
 
 const STEP_TIMEOUT = 30_000;
 const problems = [];
@@ -36,6 +51,7 @@ const problems = [];
 const context = await chromium.launchPersistentContext(userData, {
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
+  locale,
   args: [
     "--headless",
     "--no-sandbox",
@@ -48,22 +64,34 @@ const context = await chromium.launchPersistentContext(userData, {
     "--ignore-certificate-errors",
   ],
   ignoreHTTPSErrors: true,
-  viewport: { width: 1100, height: 1000 },
+  viewport: { width: 1100, height: 900 },
 });
 
-let result = {};
+let result = { locale };
 let failed = null;
 const page = context.pages()[0] ?? (await context.newPage());
-page.setDefaultTimeout(STEP_TIMEOUT);
-page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-page.on("console", (m) => {
-  if (m.type() === "error") problems.push(`console: ${m.text()}`);
-});
+watch(page, "portal");
+let phone = null;
+
+function watch(p, name) {
+  p.setDefaultTimeout(STEP_TIMEOUT);
+  p.on("pageerror", (e) => problems.push(`${name} pageerror: ${e.message}`));
+  p.on("console", (m) => {
+    if (m.type() === "error") problems.push(`${name} console: ${m.text()}`);
+  });
+}
 
 // snap saves an intermediate screenshot next to the final one.
 async function snap(suffix) {
   if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT.replace(/\.png$/, `-${suffix}.png`), fullPage: true });
 }
+
+// doc saves a documentation screenshot of p.
+async function doc(p, name) {
+  if (shotsDir) await p.screenshot({ path: path.join(shotsDir, name), fullPage: true });
+}
+
+const text = async (p, sel) => ((await p.textContent(sel)) ?? "").trim();
 
 // step runs one stage and names it in the failure message.
 async function step(name, fn) {
@@ -72,7 +100,7 @@ async function step(name, fn) {
   } catch (e) {
     const texts = await page
       .evaluate(() =>
-        [...document.querySelectorAll('[role="status"], [role="alert"], .error')]
+        [...document.querySelectorAll('[role="status"], [role="alert"], .error, .field-error')]
           .filter((el) => !el.hidden && el.textContent.trim())
           .map((el) => `${el.id}: ${el.textContent.trim()}`),
       )
@@ -81,16 +109,124 @@ async function step(name, fn) {
   }
 }
 
+// checkHostile fails when the planted string became markup anywhere on p,
+// and reports whether it is shown as text.
+async function checkHostile(p, where) {
+  const hostile = process.env.HOSTILE;
+  if (!hostile) return;
+  const found = await p.evaluate((h) => ({
+    injected: document.querySelectorAll(".pwned").length,
+    shown: document.body.innerText.includes(h),
+  }), hostile);
+  if (found.injected) throw new Error(`${where}: the planted markup became ${found.injected} element(s)`);
+  (result.hostileShown ??= {})[where] = found.shown;
+}
+
+// registration is the flow after the login: guide steps 4 to 6.
+async function registration() {
+  await step("the form refuses a bad e-mail address on the page", async () => {
+    await page.fill("#f-code", result.phoneCode);
+    await page.fill("#f-email", "not-an-address");
+    await page.click("#details-continue");
+    await page.waitForSelector("#e-email:not([hidden])");
+    result.emailError = await text(page, "#e-email");
+  });
+
+  await step("the portal refuses a wrong registration code", async () => {
+    const c = result.phoneCode;
+    const wrong = (c[0] === "2" ? "3" : "2") + c.slice(1);
+    await page.fill("#f-code", wrong);
+    await page.fill("#f-email", "lotte.vandenbossche@example.org");
+    await page.fill("#f-phone", "0470 12 34 56");
+    await page.click("#details-continue");
+    await page.waitForSelector("#e-code:not([hidden])");
+    result.codeError = await text(page, "#e-code");
+    result.codeErrorCode = await page.getAttribute("#e-code", "data-code");
+    if (await page.isVisible("#step-summary")) throw new Error("a wrong code was accepted");
+    await doc(page, "2-form-wrong-code.png");
+  });
+
+  await step("the right registration code is accepted", async () => {
+    await page.fill("#f-code", result.phoneCode.toLowerCase());
+    if (await page.isVisible("#e-code")) throw new Error("the code's error stayed after the code was changed");
+    await snap("2-form");
+    await page.evaluate(() => document.activeElement?.blur());
+    await doc(page, "2-form.png");
+    await page.click("#details-continue");
+    await page.waitForSelector("#step-summary:not([hidden])");
+    // The phone polls the portal: it shows the code was taken soon after.
+    await phone.waitForSelector('#phone[data-state="confirmed"]', { timeout: 10_000 }).catch(() => {});
+    result.phoneAfterCode = await phone.getAttribute("#phone", "data-state");
+  });
+
+  await step("the summary shows the application read from the card", async () => {
+    await page.waitForSelector('#summary-form[data-state="filled"], #sign-error:not([hidden])');
+    const warning = await page.isVisible("#identity-warning");
+    if (warning) throw new Error(`identity warning: ${await page.textContent("#identity-warning")}`);
+    result.summary = {};
+    for (const f of ["givenName", "surname", "nationalNumber", "documentNumber", "country", "email", "phone"]) {
+      result.summary[f] = await text(page, `#s-${f}`);
+    }
+    result.summary.countryCode = await page.getAttribute("#s-country", "data-code");
+    result.integrity = await page.getAttribute("#s-integrity", "data-state");
+    result.genuine = await page.getAttribute("#s-genuine", "data-state");
+    result.genuineText = await text(page, "#s-genuine");
+    await checkHostile(page, "summary");
+    await page.check("#s-confirm");
+    await doc(page, "3-summary.png");
+  });
+
+  await step("sign and submit", async () => {
+    await page.click("#sign-button");
+    await page.waitForSelector('#step-done[data-state="submitted"], #sign-error:not([hidden])', { timeout: 60_000 });
+    if (!(await page.isVisible("#step-done"))) throw new Error(await page.textContent("#sign-error"));
+    result.reference = await text(page, "#reference");
+    result.signedBy = await text(page, "#signed-by");
+    result.submittedAt = await text(page, "#submitted-at");
+    result.heading = await text(page, "#h-done");
+    await checkHostile(page, "done");
+    await doc(page, "4-done.png");
+  });
+
+  await step("the phone shows the account as active", async () => {
+    await phone.waitForSelector('#phone[data-state="complete"]', { timeout: 10_000 });
+    result.phoneDone = await text(phone, "#h-complete");
+    result.activeUntil = await text(phone, "#active-until");
+    result.activeUntilISO = await phone.getAttribute("#active-until", "data-until");
+    await doc(phone, "5-phone-complete.png");
+  });
+}
+
 try {
+  if (!process.env.EXPECT_SERVICE_ERROR) {
+    await step("open the phone app stand-in", async () => {
+      phone = await context.newPage();
+      watch(phone, "phone");
+      await phone.setViewportSize({ width: 420, height: 760 });
+      await phone.goto(new URL("phone", url).href, { waitUntil: "load" });
+      await phone.waitForSelector('#phone[data-state="code"]');
+      result.phoneCode = await text(phone, "#code");
+      result.phoneCountdown = await text(phone, "#countdown");
+      result.phoneLang = await phone.getAttribute("html", "lang");
+      await doc(phone, "1-code.png");
+    });
+  }
+
   await step("open portal", () => page.goto(url, { waitUntil: "load" }));
+  await page.bringToFront();
 
   if (process.env.EXPECT_SERVICE_ERROR) {
     await step("see the card service error", async () => {
       await page.waitForSelector('#service-status[data-state="error"]');
       result.serviceError = await page.getAttribute("#service-status", "data-code");
-      result.service = (await page.textContent("#service-status")).trim();
-      result.help = (await page.textContent("#service-help")).trim();
+      result.service = await text(page, "#service-status");
+      result.help = await text(page, "#service-help");
       await page.waitForSelector("#service-retry:not([hidden])");
+      if (result.serviceError === "DAEMON_UNAVAILABLE") {
+        await page.waitForSelector("#downloads:not([hidden])");
+        result.downloads = await page.$$eval("#download-main a", (as) => as.map((a) => a.href));
+        result.otherDownloads = await page.$$eval("#download-list a", (as) => as.map((a) => a.href));
+      }
     });
     if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
     await context.close();
@@ -101,18 +237,20 @@ try {
   }
 
   await step("find the card service", async () => {
+    result.lang = await page.getAttribute("html", "lang");
     // The step may already have moved on to the readers (and hidden this
     // section) by the time we look: attached is enough.
     await page.waitForSelector('#service-status[data-state="ok"], #service-status[data-state="error"]', { state: "attached" });
     const st = await page.getAttribute("#service-status", "data-state");
     if (st !== "ok") throw new Error(`service check: ${await page.textContent("#service-status")}`);
-    result.service = (await page.textContent("#service-status")).trim();
+    result.service = await text(page, "#service-status");
   });
 
   await step("choose the reader", async () => {
     await page.waitForSelector('#reader-list .reader-state[data-state="ok"]');
     await snap("1-readers");
-    result.reader = (await page.textContent("#reader-list .reader:has(.reader-state[data-state='ok']) .reader-name")).trim();
+    await checkHostile(page, "readers");
+    result.reader = await text(page, "#reader-list .reader:has(.reader-state[data-state='ok']) .reader-name");
     await page.check("#reader-list .reader:has(.reader-state[data-state='ok']) input");
     await page.click("#reader-continue:not([disabled])");
     await page.waitForSelector("#step-login:not([hidden])");
@@ -121,44 +259,16 @@ try {
   await step("log in with the card", async () => {
     await page.click("#login-button");
     await page.waitForSelector('#login-result[data-state="verified"], #login-error:not([hidden])');
-    if (!(await page.isVisible("#step-form"))) throw new Error(await page.textContent("#login-error"));
-    result.login = (await page.textContent("#login-result")).trim();
+    if (process.env.EXPECT_LOGIN_REFUSED) {
+      if (!(await page.isVisible("#login-error"))) throw new Error("the login was accepted");
+      result.loginError = await text(page, "#login-error");
+      result.loginErrorCode = await page.getAttribute("#login-error", "data-code");
+      return;
+    }
+    if (!(await page.isVisible("#step-details"))) throw new Error(await page.textContent("#login-error"));
+    result.login = await text(page, "#login-result");
   });
-
-  await step("read the form from the card", async () => {
-    await page.waitForSelector('#application-form[data-state="filled"], #sign-error:not([hidden])');
-    result.form = {
-      givenName: await page.inputValue("#f-given"),
-      surname: await page.inputValue("#f-surname"),
-      nationalNumber: await page.inputValue("#f-nn"),
-      documentNumber: await page.inputValue("#f-doc"),
-      country: await page.inputValue("#f-country"),
-    };
-    if (!result.form.nationalNumber) throw new Error("form not filled");
-    const warning = await page.isVisible("#identity-warning");
-    if (warning) throw new Error(`identity warning: ${await page.textContent("#identity-warning")}`);
-  });
-
-  await step("validation refuses a bad e-mail", async () => {
-    await page.fill("#f-email", "not-an-address");
-    await page.fill("#f-phone", "0470 12 34 56");
-    await page.click("#sign-button");
-    await page.waitForSelector("#e-email:not([hidden])");
-    result.emailError = (await page.textContent("#e-email")).trim();
-    await snap("2-form");
-  });
-
-  await step("sign and submit", async () => {
-    await page.fill("#f-email", "lotte.vandenbossche@example.org");
-    if (!(await page.inputValue("#f-country"))) await page.selectOption("#f-country", "BE");
-    await page.click("#sign-button");
-    await page.waitForSelector('#step-done[data-state="submitted"], #sign-error:not([hidden])', { timeout: 60_000 });
-    if (!(await page.isVisible("#step-done"))) throw new Error(await page.textContent("#sign-error"));
-    result.reference = (await page.textContent("#reference")).trim();
-    result.signedBy = (await page.textContent("#signed-by")).trim();
-    result.heading = (await page.textContent("#h-done")).trim();
-  });
-
+  if (!process.env.EXPECT_LOGIN_REFUSED) await registration();
   if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
 } catch (e) {
   failed = e;
@@ -169,7 +279,9 @@ try {
   await context.close();
 }
 
-result.problems = problems;
+// The portal answers a refused login or a wrong code with a 4xx status,
+// which the browser logs; the page handles those and says so itself.
+result.problems = problems.filter((p) => !/Failed to load resource: the server responded with a status of 4\d\d/.test(p));
 console.log(JSON.stringify(result));
 if (failed) {
   console.error(failed.message);

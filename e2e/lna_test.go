@@ -85,7 +85,7 @@ func TestPublicPortalWebSocket(t *testing.T) {
 	t.Run("permission granted", func(t *testing.T) {
 		w, card := startPublicRigWorld(t, sim.ProfileRSA)
 		res := runFlowScript(t, tl, w, "transport-flow.mjs", "lna-granted", append(publicEnv(t, w), "GRANT=local-network-access")...)
-		checkFlow(t, w, card, res)
+		checkFlow(t, w, card, english, res)
 		checkTransport(t, res, "websocket")
 	})
 
@@ -104,7 +104,7 @@ func TestPublicPortalWebSocket(t *testing.T) {
 			w, card := startPublicRigWorld(t, sim.ProfileECC)
 			installChromiumPolicy(t, map[string]any{policy: []string{w.origin}})
 			res := runFlowScript(t, tl, w, "transport-flow.mjs", "lna-policy-"+policy, publicEnv(t, w)...)
-			checkFlow(t, w, card, res)
+			checkFlow(t, w, card, english, res)
 			checkTransport(t, res, "websocket")
 		})
 	}

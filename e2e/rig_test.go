@@ -11,7 +11,7 @@ import (
 // TestBrowserFlowRig runs the flow the way it runs on a user's machine: the
 // daemon reads the card through the real PC/SC stack (libpcsclite → pcscd
 // → vpcd) with the real reader adapter, and the simulated card sits in the
-// virtual reader. Needs the rig (scripts/rig.sh start); skips loudly
+// virtual reader. The ECC card runs in Dutch, the RSA card in English. Needs the rig (scripts/rig.sh start); skips loudly
 // without it unless CARDBRIDGE_RIG=required.
 func TestBrowserFlowRig(t *testing.T) {
 	tl := requireBrowser(t)
@@ -26,11 +26,12 @@ func TestBrowserFlowRig(t *testing.T) {
 			readers := pcscreaders.New()
 			t.Cleanup(func() { readers.Close() })
 			w := startWorld(t, readers, card.PKI())
-			res := runBrowser(t, tl, w, "rig-"+profile.String())
+			lang := profileLanguages[profile]
+			res := runBrowser(t, tl, w, "rig-"+profile.String(), "LOCALE="+lang.locale)
 			if res.Reader != rig.Reader {
 				t.Errorf("page chose reader %q, want %q", res.Reader, rig.Reader)
 			}
-			checkFlow(t, w, card, res)
+			checkFlow(t, w, card, lang, res)
 		})
 	}
 }

@@ -1,23 +1,37 @@
-// Demo portal page logic: check for the daemon, pick a reader, log in with
-// a Web eID token, fill the form from the card, sign it and submit.
+// Demo portal page logic, following the citizen's Smart-ID registration
+// guide: check for the card software (offering the download that fits
+// when it is missing), pick a reader, log in with a Web eID token, enter
+// the registration code the phone app shows with the contact details, see
+// the application as read from the card, sign it, and go back to the phone.
+//
+// Every text goes through the Localizer (ui.js) as text nodes: nothing
+// from the card, the card software or the portal is parsed as markup.
 
 import { CardBridge, ErrorCode, CardBridgeError } from "/static/cardbridge.js";
+import { LANGUAGES, chooseLanguage, rememberLanguage } from "./i18n.js";
+import { el, Localizer, show, languageSwitch } from "./ui.js";
+import { DOWNLOADS, detectDownloads, downloadURL } from "./platform.js";
 
 const $ = (id) => document.getElementById(id);
 
 const state = {
   bridge: null,
   config: null,
-  readers: [],
+  readers: null, // last readers answer or event, re-rendered on a language switch
   reader: "", // chosen reader name
   person: null, // from the server, i.e. from the authentication certificate
+  contact: null, // e-mail and phone the portal accepted with the code
+  identity: null, // as read from the card for the summary
   busy: false,
 };
+
+/** @type {Localizer} */
+let loc;
 
 // ---------------------------------------------------------------------------
 // Steps
 
-const STEPS = ["service", "reader", "login", "form", "done"];
+const STEPS = ["service", "reader", "login", "details", "summary", "done"];
 
 function showStep(name) {
   for (const s of STEPS) $(`step-${s}`).hidden = s !== name;
@@ -29,27 +43,32 @@ function showStep(name) {
   });
   document.body.dataset.step = name;
   // Move focus to the new heading so screen reader users hear where they are.
-  const h = $(`step-${name}`).querySelector("h1, h2");
-  h?.focus({ preventScroll: false });
+  $(`step-${name}`).querySelector("h1, h2")?.focus({ preventScroll: false });
 }
 
-function show(el, text, kind) {
-  el.hidden = !text;
-  el.textContent = text || "";
-  if (kind) el.dataset.state = kind;
-}
-
-function setBusy(button, busy, label) {
+function setBusy(button, busy, key) {
   button.disabled = busy;
   button.setAttribute("aria-busy", String(busy));
-  if (label) {
-    button.dataset.label ??= button.textContent;
-    button.textContent = busy ? label : button.dataset.label;
+  if (key) {
+    button.dataset.i18n = busy ? key : button.dataset.idleKey ?? button.dataset.i18n;
+    button.textContent = loc.text(button.dataset.i18n);
   }
+}
+
+function rememberIdleLabel(button) {
+  button.dataset.idleKey = button.dataset.i18n;
 }
 
 // ---------------------------------------------------------------------------
 // Server API
+
+class PortalError extends Error {
+  constructor(code, message, fields) {
+    super(message);
+    this.portalCode = code;
+    this.fields = fields ?? {};
+  }
+}
 
 async function api(path, body) {
   const res = await fetch(path, {
@@ -65,139 +84,126 @@ async function api(path, body) {
     // fall through with data = null
   }
   if (!res.ok) {
-    const e = new Error(data?.error?.message || `The portal answered ${res.status}`);
-    e.portalCode = data?.error?.code || String(res.status);
-    throw e;
+    throw new PortalError(String(data?.error?.code || res.status), String(data?.error?.message || `HTTP ${res.status}`), data?.error?.fields);
   }
   return data;
 }
 
-// ---------------------------------------------------------------------------
-// Messages for the daemon's errors, in words for a citizen.
-
-function cardMessage(e) {
-  if (!(e instanceof CardBridgeError)) return e?.message || String(e);
-  switch (e.code) {
-    case ErrorCode.USER_CANCELLED:
-      return "You cancelled in the card service window. Nothing was sent.";
-    case ErrorCode.CONSENT_DENIED:
-      // At connect: the site was not allowed; on a request: the signature
-      // was refused, or the user revoked this site in the tray.
-      return "You did not allow this. Click the button again if you changed your mind.";
-    case ErrorCode.CANCELLED:
-      return "The request was cancelled.";
-    case ErrorCode.PIN_INCORRECT:
-      return e.triesLeft !== undefined
-        ? `Wrong PIN. ${e.triesLeft} ${e.triesLeft === 1 ? "try" : "tries"} left before your card is blocked.`
-        : "Wrong PIN.";
-    case ErrorCode.PIN_BLOCKED:
-      return "Your PIN is blocked. Unblock it at your municipality with your PUK letter.";
-    case ErrorCode.PIN_LAST_TRY:
-      return "Only one PIN try is left and you chose not to use it. Make sure you know your PIN before trying again.";
-    case ErrorCode.PINPAD_TIMEOUT:
-      return "The PIN was not entered on the reader's keypad in time.";
-    case ErrorCode.NO_CARD:
-      return "No eID card found. Insert your card in the reader.";
-    case ErrorCode.CARD_REMOVED:
-      return "The card was removed. Insert it again and retry.";
-    case ErrorCode.UNKNOWN_CARD:
-      return "The card in the reader is not a Belgian eID card.";
-    case ErrorCode.NO_READER:
-      return "The card reader is no longer connected.";
-    case ErrorCode.AMBIGUOUS_READER:
-      return "Several readers hold an eID card; choose one.";
-    case ErrorCode.NO_SERVICE:
-      return "The smart card service of your computer is not running.";
-    case ErrorCode.BUSY:
-      return "The card is busy with another request. Try again in a moment.";
-    case ErrorCode.TIMEOUT:
-      return "The card service did not answer in time.";
-    case ErrorCode.DISCONNECTED:
-      return "The connection to the card service was lost. It will reconnect by itself; then try again.";
-    case ErrorCode.RATE_LIMITED:
-    case ErrorCode.TOO_MANY_PENDING:
-      return "Too many requests at once. Wait a moment and try again.";
-    default:
-      return `${e.message} (${e.code})`;
-  }
+/** The key and vars of a portal refusal, in the citizen's words. */
+function portalReason(e) {
+  const key = `portal.${e.portalCode}`;
+  return loc.t.has(key) ? { key } : { key: "portal.other", vars: { message: e.message, code: e.portalCode } };
 }
 
 // ---------------------------------------------------------------------------
-// 1. Card service
+// The card software's errors, in words for a citizen.
+
+function cardMessage(e) {
+  if (!(e instanceof CardBridgeError)) return { key: "card.other", vars: { message: e?.message ?? String(e), code: "?" } };
+  if (e.code === ErrorCode.PIN_INCORRECT && e.triesLeft !== undefined) {
+    return { key: "card.PIN_INCORRECT_TRIES", vars: { tries: String(e.triesLeft) } };
+  }
+  const code = e.code === ErrorCode.TOO_MANY_PENDING ? ErrorCode.RATE_LIMITED : e.code;
+  const key = `card.${code}`;
+  return loc.t.has(key) ? { key } : { key: "card.other", vars: { message: e.message, code: e.code } };
+}
+
+/** Shows e in node: a portal refusal under prefixKey, else a card error. */
+function showError(node, e, prefixKey) {
+  if (e instanceof PortalError) {
+    const r = portalReason(e);
+    show(loc, node, prefixKey, { reason: (l) => l.text(r.key, r.vars) });
+  } else {
+    const m = cardMessage(e);
+    show(loc, node, m.key, m.vars);
+  }
+  node.dataset.code = e?.portalCode ?? e?.code ?? "";
+}
+
+// ---------------------------------------------------------------------------
+// 1. Card software
 
 const HELP = {
-  [ErrorCode.DAEMON_UNAVAILABLE]: {
-    title: "The card service is not running on this computer",
-    body: [
-      "If it is not installed yet, install cardbridge for your system and start it.",
-      "If it is installed, start it (on Linux: <code>cardbridge run</code>) and click Try again.",
-      "Some browsers block pages from reaching programs on your own computer without telling the page; if the service is running, check your browser's site settings for “local network access” and allow it for this site.",
-    ],
-  },
-  [ErrorCode.LOCAL_ACCESS_BLOCKED]: {
-    title: "Your browser blocked this page from reaching the card service",
-    body: [
-      "In Chrome or Edge: click the icon left of the address, open Site settings, and set <em>Local network access</em> (or <em>Apps on device</em>) to Allow. Your administrator can also allow it for this site by policy.",
-      "Safari does not allow secure pages to use local services this way; use Chrome, Edge or Firefox.",
-    ],
-  },
-  [ErrorCode.CONSENT_DENIED]: {
-    title: "You did not allow this site to use your card",
-    body: [
-      "The card service asked whether this site may use your eID card, and it was not allowed (or nobody answered in time).",
-      "If you changed your mind, click Try again and choose Allow in the card service window. After a refusal, the card service waits half a minute before it asks again.",
-    ],
-  },
-  [ErrorCode.ORIGIN_NOT_ALLOWED]: {
-    title: "The card service refused this site",
-    body: [
-      "If you just refused this site in the card service window, wait half a minute and click Try again.",
-      "Otherwise the cardbridge service is running but does not accept requests from this site. Ask your administrator.",
-    ],
-  },
-  [ErrorCode.PROTOCOL_ERROR]: {
-    title: "The card service on this computer is not compatible",
-    body: ["Update cardbridge to the latest version."],
-  },
-  [ErrorCode.UNSUPPORTED_BROWSER]: {
-    title: "This browser is too old",
-    body: ["Use a current version of Chrome, Edge, Firefox or Safari."],
-  },
+  [ErrorCode.DAEMON_UNAVAILABLE]: 3,
+  [ErrorCode.LOCAL_ACCESS_BLOCKED]: 2,
+  [ErrorCode.CONSENT_DENIED]: 2,
+  [ErrorCode.ORIGIN_NOT_ALLOWED]: 2,
+  [ErrorCode.PROTOCOL_ERROR]: 1,
+  [ErrorCode.UNSUPPORTED_BROWSER]: 1,
 };
+
+function spinnerStatus(key) {
+  const status = $("service-status");
+  loc.unbind(status);
+  const text = el("span");
+  loc.say(text, key);
+  status.replaceChildren(el("span", { class: "spinner", "aria-hidden": "true" }), " ", text);
+}
 
 async function checkService() {
   const status = $("service-status");
-  status.innerHTML = '<span class="spinner" aria-hidden="true"></span> Looking for the card service…';
   status.dataset.state = "checking";
+  spinnerStatus("service.looking");
   $("service-help").hidden = true;
+  $("downloads").hidden = true;
   $("service-retry").hidden = true;
-  // The card service asks the user whether this site may use the card
+  // The card software asks the user whether this site may use the card
   // before it lets the page connect; the page waits meanwhile.
   const hint = setTimeout(() => {
-    if (status.dataset.state !== "checking") return;
-    status.innerHTML =
-      '<span class="spinner" aria-hidden="true"></span> The card service is asking whether this site may use your card. Answer in its window.';
+    if (status.dataset.state === "checking") spinnerStatus("service.asking");
   }, 1500);
   try {
     await state.bridge.connect();
     const v = await state.bridge.version();
-    const via = state.bridge.transport === "extension" ? "through the cardbridge browser extension" : "over the local connection";
-    status.textContent = `Card service found (cardbridge ${v.version}, ${via}).`;
+    const via = state.bridge.transport === "extension" ? "via.extension" : "via.websocket";
+    loc.say(status, "service.found", { version: String(v.version ?? ""), via: (l) => l.text(via) });
     status.dataset.transport = state.bridge.transport ?? "";
     status.dataset.state = "ok";
     await startReaders();
   } catch (e) {
-    const help = HELP[e.code] ?? { title: "The card service could not be reached", body: [cardMessage(e)] };
-    status.textContent = help.title + ".";
+    const items = HELP[e.code];
+    const box = $("service-help");
+    if (items) {
+      loc.say(status, `help.${e.code}.title`);
+      const list = el("ul");
+      for (let i = 1; i <= items; i++) {
+        const li = el("li");
+        loc.say(li, `help.${e.code}.${i}`);
+        list.append(li);
+      }
+      box.replaceChildren(list);
+    } else {
+      loc.say(status, "service.unreachable");
+      const p = el("p");
+      const m = cardMessage(e);
+      loc.say(p, m.key, m.vars);
+      box.replaceChildren(p);
+    }
     status.dataset.state = "error";
     status.dataset.code = e.code ?? "";
-    const box = $("service-help");
-    box.innerHTML = "<ul>" + help.body.map((b) => `<li>${b}</li>`).join("") + "</ul>";
     box.hidden = false;
+    if (e.code === ErrorCode.DAEMON_UNAVAILABLE) await showDownloads();
     $("service-retry").hidden = false;
   } finally {
     clearTimeout(hint);
   }
+}
+
+/** Offers the cardbridge download that fits this computer, and the others. */
+async function showDownloads() {
+  const best = await detectDownloads(navigator);
+  const link = (d, cls) => {
+    const a = el("a", { class: cls, href: downloadURL(d), download: d.file, dataset: { download: d.id } });
+    loc.say(a, cls === "button" ? "dl.for" : `sys.${d.id}`, { system: (l) => l.text(`sys.${d.id}`) });
+    return a;
+  };
+  const main = $("download-main");
+  main.replaceChildren(...DOWNLOADS.filter((d) => best.includes(d.id)).map((d) => link(d, "button")));
+  $("download-list").replaceChildren(...DOWNLOADS.filter((d) => !best.includes(d.id)).map((d) => el("li", {}, link(d, "link"))));
+  $("download-mac-hint").hidden = !(best.includes("mac-apple") && best.includes("mac-intel"));
+  $("download-none").hidden = best.length > 0;
+  $("downloads").dataset.detected = best.join(" ");
+  $("downloads").hidden = false;
 }
 
 // ---------------------------------------------------------------------------
@@ -206,76 +212,63 @@ async function checkService() {
 async function startReaders() {
   const list = await state.bridge.readers();
   renderReaders(list);
-  if (state.person) {
-    showStep("form");
+  if (state.person && state.contact) {
+    showStep("summary");
     await fillFromCard();
+  } else if (state.person) {
+    showStep("details");
   } else {
     showStep("reader");
   }
 }
 
 function renderReaders(data) {
-  state.readers = data?.readers ?? [];
+  state.readers = data;
+  const readers = data?.readers ?? [];
   const box = $("reader-list");
   box.replaceChildren();
   if (data?.error) {
-    const p = document.createElement("p");
-    p.className = "error";
-    p.textContent = data.error.code === ErrorCode.NO_SERVICE ? "Your computer's smart card service stopped." : data.error.message;
+    const p = el("p", { class: "error" });
+    if (data.error.code === ErrorCode.NO_SERVICE) loc.say(p, "reader.stopped");
+    else loc.say(p, "card.other", { message: String(data.error.message ?? ""), code: String(data.error.code ?? "") });
     box.append(p);
   }
-  if (state.readers.length === 0) {
-    const p = document.createElement("p");
-    p.className = "empty";
-    p.textContent = "No card reader found. Connect your reader.";
+  if (readers.length === 0) {
+    const p = el("p", { class: "empty" });
+    loc.say(p, "reader.none");
     box.append(p);
   }
-  const withCard = state.readers.filter((r) => r.card?.type === "beid");
-  if (!state.readers.some((r) => r.name === state.reader)) state.reader = "";
+  const withCard = readers.filter((r) => r.card?.type === "beid");
+  if (!readers.some((r) => r.name === state.reader)) state.reader = "";
   if (!state.reader && withCard.length === 1) state.reader = withCard[0].name;
 
-  for (const r of state.readers) {
-    const id = "reader-" + Math.random().toString(36).slice(2);
-    const label = document.createElement("label");
-    label.className = "reader";
-    label.htmlFor = id;
-    const input = document.createElement("input");
-    input.type = "radio";
-    input.name = "reader";
-    input.id = id;
-    input.value = r.name;
+  readers.forEach((r, i) => {
+    const id = `reader-${i}`;
+    const input = el("input", { type: "radio", name: "reader", id });
+    input.value = String(r.name);
     input.checked = r.name === state.reader;
     input.addEventListener("change", () => {
       state.reader = r.name;
       updateReaderContinue();
     });
-    const name = document.createElement("span");
-    name.className = "reader-name";
-    name.textContent = r.name;
-    const st = document.createElement("span");
-    st.className = "reader-state";
     const isBeid = r.card?.type === "beid";
-    st.textContent = isBeid ? "Belgian eID card inserted" : r.cardPresent ? "Unknown card" : "No card";
-    st.dataset.state = isBeid ? "ok" : "empty";
-    label.append(input, name, st);
+    const st = el("span", { class: "reader-state", dataset: { state: isBeid ? "ok" : "empty" } });
+    loc.say(st, isBeid ? "reader.beid" : r.cardPresent ? "reader.unknown" : "reader.empty");
+    const label = el("label", { class: "reader", for: id }, input, el("span", { class: "reader-name" }, String(r.name)), st);
     if (r.pinpad) {
-      const pp = document.createElement("span");
-      pp.className = "tag";
-      pp.textContent = "PIN pad";
+      const pp = el("span", { class: "tag" });
+      loc.say(pp, "reader.pinpad");
       label.append(pp);
     }
     box.append(label);
-  }
-  box.dataset.count = String(state.readers.length);
+  });
+  box.dataset.count = String(readers.length);
   updateReaderContinue();
 }
 
-function selectedReaderHasCard() {
-  return state.readers.some((r) => r.name === state.reader && r.card?.type === "beid");
-}
-
 function updateReaderContinue() {
-  $("reader-continue").disabled = !selectedReaderHasCard();
+  const ok = (state.readers?.readers ?? []).some((r) => r.name === state.reader && r.card?.type === "beid");
+  $("reader-continue").disabled = !ok;
 }
 
 // ---------------------------------------------------------------------------
@@ -283,103 +276,48 @@ function updateReaderContinue() {
 
 async function login() {
   const btn = $("login-button");
-  show($("login-error"), "");
-  setBusy(btn, true, "Waiting for the card service…");
-  show($("login-status"), "Enter your PIN in the card service window.", "working");
+  show(loc, $("login-error"), "");
+  setBusy(btn, true, "login.waiting");
+  show(loc, $("login-status"), "login.pin", {}, "working");
   try {
     const { nonce } = await api("/api/nonce", {});
     const token = await state.bridge.authenticate({ challengeNonce: nonce, reader: state.reader });
-    show($("login-status"), "Checking your authentication…", "working");
+    show(loc, $("login-status"), "login.checking", {}, "working");
     const { person } = await api("/api/login", token);
     setPerson(person);
-    show($("login-status"), "");
-    showStep("form");
-    await fillFromCard();
+    show(loc, $("login-status"), "");
+    showStep("details");
   } catch (e) {
-    show($("login-status"), "");
-    show($("login-error"), e.portalCode ? `The portal refused the login: ${e.message}` : cardMessage(e));
+    show(loc, $("login-status"), "");
+    showError($("login-error"), e, "login.refused");
   } finally {
-    setBusy(btn, false, "Waiting for the card service…");
+    setBusy(btn, false, "login.waiting");
   }
+}
+
+function fullName(p) {
+  return `${p?.givenName ?? ""} ${p?.surname ?? ""}`.trim();
 }
 
 function setPerson(person) {
   state.person = person;
   $("who").hidden = !person;
   if (!person) return;
-  const name = `${person.givenName} ${person.surname}`.trim();
-  $("who-name").textContent = name;
+  $("who-name").textContent = fullName(person);
   const res = $("login-result");
-  res.textContent = `Logged in as ${name} (national register number ${formatNN(person.nationalNumber)}), verified by the portal.`;
+  loc.say(res, "login.result", { name: fullName(person), nn: formatNN(person.nationalNumber) });
   res.dataset.state = "verified";
 }
 
 // ---------------------------------------------------------------------------
-// 4. Form
+// 4. Registration code and contact details
 
-const COUNTRIES = [
-  ["BE", "Belgium"], ["AT", "Austria"], ["BG", "Bulgaria"], ["HR", "Croatia"], ["CY", "Cyprus"],
-  ["CZ", "Czechia"], ["DK", "Denmark"], ["EE", "Estonia"], ["FI", "Finland"], ["FR", "France"],
-  ["DE", "Germany"], ["GR", "Greece"], ["HU", "Hungary"], ["IS", "Iceland"], ["IE", "Ireland"],
-  ["IT", "Italy"], ["LV", "Latvia"], ["LI", "Liechtenstein"], ["LT", "Lithuania"], ["LU", "Luxembourg"],
-  ["MT", "Malta"], ["NL", "Netherlands"], ["NO", "Norway"], ["PL", "Poland"], ["PT", "Portugal"],
-  ["RO", "Romania"], ["SK", "Slovakia"], ["SI", "Slovenia"], ["ES", "Spain"], ["SE", "Sweden"],
-  ["CH", "Switzerland"], ["GB", "United Kingdom"],
-];
-
-// The card prints nationality as a word in the card's language (Dutch,
-// French or German); map the common ones to ISO codes.
-const NATIONALITIES = {
-  BE: ["belg", "belge", "belgier", "belgisch", "belgische", "belgian"],
-  NL: ["nederlander", "nederlandse", "néerlandais", "néerlandaise", "niederländer"],
-  FR: ["fransman", "franse", "français", "française", "franzose", "französin"],
-  DE: ["duitser", "duitse", "allemand", "allemande", "deutscher", "deutsche"],
-  LU: ["luxemburger", "luxemburgse", "luxembourgeois", "luxembourgeoise"],
-  IT: ["italiaan", "italiaanse", "italien", "italienne", "italiener", "italienerin"],
-  ES: ["spanjaard", "spaanse", "espagnol", "espagnole", "spanier", "spanierin"],
-};
-
-export function countryFromNationality(n) {
-  const k = String(n || "").trim().toLowerCase();
-  for (const [code, words] of Object.entries(NATIONALITIES)) if (words.includes(k)) return code;
-  return "";
-}
-
-function formatNN(nn) {
-  const d = String(nn || "").replace(/\D/g, "");
-  if (d.length !== 11) return nn || "";
-  return `${d.slice(0, 2)}.${d.slice(2, 4)}.${d.slice(4, 6)}-${d.slice(6, 9)}.${d.slice(9)}`;
-}
-
-async function fillFromCard() {
-  const warn = $("identity-warning");
-  show(warn, "");
-  show($("sign-error"), "");
-  show($("sign-status"), "Reading your card…", "working");
-  try {
-    const { identity, integrity } = await state.bridge.identity({ reader: state.reader });
-    $("f-given").value = identity.givenNames ?? "";
-    $("f-surname").value = identity.surname ?? "";
-    $("f-nn").value = formatNN(identity.nationalNumber);
-    $("f-nn").dataset.raw = identity.nationalNumber ?? "";
-    $("f-doc").value = identity.cardNumber ?? "";
-    const country = countryFromNationality(identity.nationality);
-    if (country) $("f-country").value = country;
-    const problems = [];
-    if (!integrity?.valid) problems.push("The card's identity data failed its integrity check.");
-    if (state.person && identity.nationalNumber !== state.person.nationalNumber) {
-      problems.push("The card in the reader is not the card you logged in with.");
-    }
-    show(warn, problems.join(" "));
-    show($("sign-status"), "");
-    $("application-form").dataset.state = "filled";
-  } catch (e) {
-    show($("sign-status"), "");
-    show($("sign-error"), cardMessage(e));
-  }
-}
-
+const CODE_RE = /^[2-9A-HJ-NP-Z]{5}$/;
 const EMAIL_RE = /^[^\s@<>"]+@[^\s@<>".]+(\.[^\s@<>".]+)+$/;
+
+export function normaliseCode(s) {
+  return String(s || "").replace(/\s+/g, "").toUpperCase();
+}
 
 export function normalisePhone(s) {
   let p = String(s || "").trim().replace(/[\s.\-/()]/g, "");
@@ -392,69 +330,197 @@ export function validPhone(s) {
   return /^\+[1-9][0-9]{7,14}$/.test(normalisePhone(s));
 }
 
-function fieldError(id, msg) {
-  const el = $(`e-${id}`);
+function fieldError(id, key) {
   const input = $(`f-${id}`);
-  show(el, msg);
-  if (msg) input.setAttribute("aria-invalid", "true");
+  show(loc, $(`e-${id}`), key);
+  if (key) input.setAttribute("aria-invalid", "true");
   else input.removeAttribute("aria-invalid");
-  return !msg;
+  return !key;
 }
 
-function validateForm() {
-  const okCountry = fieldError("country", $("f-country").value ? "" : "Choose a country.");
-  const okEmail = fieldError("email", EMAIL_RE.test($("f-email").value.trim()) ? "" : "Enter an e-mail address like name@example.org.");
-  const okPhone = fieldError("phone", validPhone($("f-phone").value) ? "" : "Enter a mobile number like +32 470 12 34 56.");
-  const first = !okCountry ? "f-country" : !okEmail ? "f-email" : !okPhone ? "f-phone" : null;
-  if (first) $(first).focus();
+/** Checks the fields as the portal does; returns the problems by field. */
+function detailProblems() {
+  const code = normaliseCode($("f-code").value);
+  const email = $("f-email").value.trim();
+  const phone = $("f-phone").value.trim();
+  const p = {};
+  if (!code) p.code = "required";
+  else if (!CODE_RE.test(code)) p.code = "invalid";
+  if (!email) p.email = "required";
+  else if (!EMAIL_RE.test(email)) p.email = "invalid";
+  if (phone && !validPhone(phone)) p.phone = "invalid";
+  return p;
+}
+
+function showFieldProblems(problems) {
+  let first = null;
+  for (const id of ["code", "email", "phone"]) {
+    const ok = fieldError(id, problems[id] ? `err.${id}.${problems[id]}` : "");
+    if (!ok && !first) first = id;
+  }
+  if (first) $(`f-${first}`).focus();
   return !first;
+}
+
+async function submitDetails(ev) {
+  ev.preventDefault();
+  if (state.busy) return;
+  show(loc, $("details-error"), "");
+  if (!showFieldProblems(detailProblems())) return;
+  const btn = $("details-continue");
+  state.busy = true;
+  setBusy(btn, true);
+  show(loc, $("details-status"), "details.checking", {}, "working");
+  try {
+    state.contact = await api("/api/registration", {
+      code: normaliseCode($("f-code").value),
+      email: $("f-email").value.trim(),
+      phone: $("f-phone").value.trim(),
+    });
+    show(loc, $("details-status"), "");
+    showStep("summary");
+    await fillFromCard();
+  } catch (e) {
+    show(loc, $("details-status"), "");
+    if (e instanceof PortalError && e.portalCode === "INVALID_FIELDS" && Object.keys(e.fields).length) {
+      showFieldProblems(e.fields);
+    } else if (e instanceof PortalError && e.portalCode.startsWith("CODE_")) {
+      // The code's own messages are whole sentences, shown at the field.
+      fieldError("code", `portal.${e.portalCode}`);
+      $("e-code").dataset.code = e.portalCode;
+      $("f-code").focus();
+      $("f-code").select();
+    } else {
+      showError($("details-error"), e, "summary.refused");
+    }
+  } finally {
+    state.busy = false;
+    setBusy(btn, false);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 5. Summary, read from the card, and signature
+
+function formatNN(nn) {
+  const d = String(nn || "").replace(/\D/g, "");
+  if (d.length !== 11) return String(nn || "");
+  return `${d.slice(0, 2)}.${d.slice(2, 4)}.${d.slice(4, 6)}-${d.slice(6, 9)}.${d.slice(9)}`;
+}
+
+/** The country of the document: a Belgian eID card is issued by Belgium. */
+const DOCUMENT_COUNTRY = "BE";
+
+function countryName(l) {
+  try {
+    return new Intl.DisplayNames([l.locale], { type: "region" }).of(DOCUMENT_COUNTRY) ?? DOCUMENT_COUNTRY;
+  } catch {
+    return DOCUMENT_COUNTRY;
+  }
+}
+
+/**
+ * A check's outcome from the card software's integrity data: "ok",
+ * "failed" or "na" when the card software does not report it.
+ */
+export function checkOutcome(v) {
+  if (v === true) return "ok";
+  if (v === false) return "failed";
+  if (v && typeof v === "object" && typeof v.valid === "boolean") return v.valid ? "ok" : "failed";
+  return "na";
+}
+
+/** The card genuineness result, wherever the protocol carries it. */
+export function genuineness(integrity) {
+  return checkOutcome(integrity?.genuine ?? integrity?.genuineness);
+}
+
+function showCheck(node, outcome) {
+  node.dataset.state = outcome;
+  loc.say(node, `checks.${outcome}`);
+}
+
+async function fillFromCard() {
+  const warn = $("identity-warning");
+  show(loc, warn, "");
+  show(loc, $("sign-error"), "");
+  show(loc, $("sign-status"), "summary.reading", {}, "working");
+  try {
+    const { identity, integrity } = await state.bridge.identity({ reader: state.reader });
+    state.identity = identity;
+    const put = (id, v) => ($(`s-${id}`).textContent = String(v ?? ""));
+    put("givenName", identity.givenNames);
+    put("surname", identity.surname);
+    put("nationalNumber", formatNN(identity.nationalNumber));
+    put("documentNumber", identity.cardNumber);
+    put("email", state.contact?.email);
+    put("phone", state.contact?.phone || "—");
+    loc.bindValue($("s-country"), countryName);
+    $("s-country").dataset.code = DOCUMENT_COUNTRY;
+    showCheck($("s-integrity"), checkOutcome(integrity));
+    showCheck($("s-genuine"), genuineness(integrity));
+    if (!integrity?.valid) {
+      show(loc, warn, "summary.integrityWarn");
+    } else if (state.person && identity.nationalNumber !== state.person.nationalNumber) {
+      show(loc, warn, "summary.otherCard");
+    }
+    show(loc, $("sign-status"), "");
+    $("summary-form").dataset.state = "filled";
+  } catch (e) {
+    show(loc, $("sign-status"), "");
+    showError($("sign-error"), e, "summary.refused");
+  }
 }
 
 async function submitApplication(ev) {
   ev.preventDefault();
   if (state.busy) return;
-  show($("sign-error"), "");
-  if (!validateForm()) return;
-  if (!$("f-nn").dataset.raw) {
-    show($("sign-error"), "Your details could not be read from the card yet.");
+  show(loc, $("sign-error"), "");
+  const id = state.identity;
+  if (!id?.nationalNumber) {
+    show(loc, $("sign-error"), "summary.notRead");
+    return;
+  }
+  if (!$("s-confirm").checked) {
+    show(loc, $("sign-error"), "summary.confirmNeeded");
+    $("s-confirm").focus();
     return;
   }
   const btn = $("sign-button");
   state.busy = true;
-  setBusy(btn, true, "Signing…");
+  setBusy(btn, true, "summary.signing");
+  show(loc, $("sign-status"), "summary.preparing", {}, "working");
   try {
     const app = await api("/api/application", {
-      givenName: $("f-given").value,
-      surname: $("f-surname").value,
-      nationalNumber: $("f-nn").dataset.raw,
-      documentNumber: $("f-doc").value,
-      country: $("f-country").value,
-      email: $("f-email").value.trim(),
-      phone: normalisePhone($("f-phone").value),
+      givenName: id.givenNames,
+      surname: id.surname,
+      nationalNumber: id.nationalNumber,
+      documentNumber: id.cardNumber,
+      country: DOCUMENT_COUNTRY,
     });
     $("document-text").textContent = JSON.stringify(JSON.parse(app.document), null, 2);
     $("document-preview").hidden = false;
-    show($("sign-status"), "Confirm the signature in the card service window and enter your PIN.", "working");
+    show(loc, $("sign-status"), "summary.confirmSig", {}, "working");
     const sig = await state.bridge.sign({
       digest: app.digest,
       hashAlgorithm: app.hashAlgorithm,
       documentName: app.documentName,
       reader: state.reader,
     });
-    show($("sign-status"), "Sending your signed application…", "working");
+    show(loc, $("sign-status"), "summary.sending", {}, "working");
     const done = await api(`/api/application/${encodeURIComponent(app.id)}/signature`, sig);
-    show($("sign-status"), "");
-    $("reference").textContent = done.reference;
-    $("submitted-at").textContent = new Date(done.submittedAt).toLocaleString();
-    $("signed-by").textContent = `${state.person.givenName} ${state.person.surname}`;
+    show(loc, $("sign-status"), "");
+    $("reference").textContent = String(done.reference);
+    loc.bindValue($("submitted-at"), (l) => l.dateTime(done.submittedAt));
+    $("signed-by").textContent = fullName(state.person);
     $("step-done").dataset.state = "submitted";
     showStep("done");
   } catch (e) {
-    show($("sign-status"), "");
-    show($("sign-error"), e.portalCode ? `The portal refused the application: ${e.message}` : cardMessage(e));
+    show(loc, $("sign-status"), "");
+    showError($("sign-error"), e, "summary.refused");
   } finally {
     state.busy = false;
-    setBusy(btn, false, "Signing…");
+    setBusy(btn, false, "summary.signing");
   }
 }
 
@@ -466,30 +532,39 @@ async function logout() {
   location.reload();
 }
 
-async function main() {
-  const sel = $("f-country");
-  for (const [code, name] of COUNTRIES) sel.add(new Option(name, code));
+function setLanguage(lang) {
+  rememberLanguage(lang, globalThis.localStorage);
+  loc.setLanguage(lang);
+  loc.refresh();
+  // Texts built from values rather than keys.
+  if (state.readers) renderReaders(state.readers);
+  document.body.dataset.lang = lang;
+}
 
+async function main() {
   state.config = await api("/api/config");
-  $("login-origin").textContent = state.config.origin;
+  loc = new Localizer(chooseLanguage(state.config.language, globalThis.localStorage));
+  loc.translateStatic();
+  document.body.dataset.lang = loc.lang;
+  languageSwitch($("lang-switch"), LANGUAGES, loc.lang, setLanguage);
+  for (const b of [$("login-button"), $("sign-button"), $("details-continue")]) rememberIdleLabel(b);
+
+  const origin = el("strong", { id: "login-origin" }, String(state.config.origin));
+  loc.say($("login-text"), "login.text", { origin });
+
   state.bridge = new CardBridge({ url: state.config.bridgeUrl, reconnect: { retries: 10, delayMs: 1000 } });
   state.bridge.on("readers", renderReaders);
-  state.bridge.on("disconnect", (d) => {
-    const b = $("connection-banner");
-    b.textContent = d.willReconnect ? "Lost the connection to the card service. Reconnecting…" : "Lost the connection to the card service.";
-    b.hidden = false;
-  });
-  state.bridge.on("connect", () => ($("connection-banner").hidden = true));
-  state.bridge.on("reconnectfailed", (d) => {
-    $("connection-banner").textContent = d.error
-      ? "The card service no longer accepts this site. Reload this page to be asked again."
-      : "The card service is gone. Start it again and reload this page.";
-  });
+  state.bridge.on("disconnect", (d) => show(loc, $("connection-banner"), d.willReconnect ? "banner.reconnecting" : "banner.lost"));
+  state.bridge.on("connect", () => show(loc, $("connection-banner"), ""));
+  state.bridge.on("reconnectfailed", (d) => show(loc, $("connection-banner"), d.error ? "banner.refused" : "banner.gone"));
 
   $("service-retry").addEventListener("click", checkService);
   $("reader-continue").addEventListener("click", () => showStep("login"));
   $("login-button").addEventListener("click", login);
-  $("application-form").addEventListener("submit", submitApplication);
+  $("details-form").addEventListener("submit", submitDetails);
+  // An error stays until the citizen changes the field it is about.
+  for (const id of ["code", "email", "phone"]) $(`f-${id}`).addEventListener("input", () => fieldError(id, ""));
+  $("summary-form").addEventListener("submit", submitApplication);
   $("logout-button").addEventListener("click", logout);
 
   try {

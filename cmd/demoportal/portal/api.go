@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cardbridge/cardbridge/webeid"
@@ -29,12 +30,19 @@ type apiError struct {
 	status  int
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Fields names each bad form field with "required" or "invalid", so
+	// that the page can say it in the citizen's language.
+	Fields map[string]string `json:"fields,omitempty"`
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
+func newAPIError(status int, code, msg string) *apiError {
+	return &apiError{status: status, Code: code, Message: msg}
+}
+
 func errBadRequest(code, msg string) *apiError {
-	return &apiError{http.StatusBadRequest, code, msg}
+	return newAPIError(http.StatusBadRequest, code, msg)
 }
 
 // api wraps a JSON POST handler: it refuses cross-site requests (a JSON
@@ -57,7 +65,7 @@ func (p *Portal) api(h func(w http.ResponseWriter, r *http.Request) (any, error)
 			var ae *apiError
 			if !errors.As(err, &ae) {
 				p.log.Error("internal error", "path", r.URL.Path, "err", err)
-				ae = &apiError{http.StatusInternalServerError, "INTERNAL", "internal error"}
+				ae = newAPIError(http.StatusInternalServerError, "INTERNAL", "internal error")
 			}
 			writeJSON(w, ae.status, map[string]any{"error": ae})
 			return
@@ -86,7 +94,13 @@ func decodeJSON(r *http.Request, v any) error {
 // GET /api/config: what the page needs to find the daemon.
 func (p *Portal) handleConfig(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]string{"bridgeUrl": p.bridgeURL, "origin": p.v.Origin(), "documentName": DocumentName})
+	writeJSON(w, http.StatusOK, map[string]any{
+		"bridgeUrl":    p.bridgeURL,
+		"origin":       p.v.Origin(),
+		"documentName": DocumentName,
+		"language":     negotiateLanguage(r.Header.Get("Accept-Language")),
+		"languages":    Languages,
+	})
 }
 
 // GET /api/session: the logged-in person (or null), so a reload keeps the
@@ -119,7 +133,7 @@ func (p *Portal) handleNonce(w http.ResponseWriter, r *http.Request) (any, error
 	// The nonce is issued to this session: webeid accepts it for no other.
 	nonce, err := p.v.NewNonce(r.Context(), sessionID)
 	if errors.Is(err, webeid.ErrNonceStoreFull) {
-		return nil, &apiError{http.StatusServiceUnavailable, "BUSY", "too many logins in progress; please try again in a minute"}
+		return nil, newAPIError(http.StatusServiceUnavailable, "BUSY", "too many logins in progress; please try again in a minute")
 	}
 	if err != nil {
 		return nil, err
@@ -138,7 +152,7 @@ func (p *Portal) handleLogin(w http.ResponseWriter, r *http.Request) (any, error
 	}
 	ss := p.session(r)
 	if ss == nil {
-		return nil, &apiError{http.StatusUnauthorized, "NO_SESSION", "no challenge was issued to this browser; request a nonce first"}
+		return nil, newAPIError(http.StatusUnauthorized, "NO_SESSION", "no challenge was issued to this browser; request a nonce first")
 	}
 	unlock := p.sessions.lock()
 	nonce, sessionID := ss.nonce, ss.id
@@ -181,7 +195,7 @@ func decodeJSONLenient(r *http.Request, v any) error {
 // loginError maps webeid errors to API codes. The messages stay generic
 // for the page; the log has the detail.
 func loginError(err error) *apiError {
-	unauthorized := func(code, msg string) *apiError { return &apiError{http.StatusUnauthorized, code, msg} }
+	unauthorized := func(code, msg string) *apiError { return newAPIError(http.StatusUnauthorized, code, msg) }
 	switch {
 	case errors.Is(err, webeid.ErrNonceExpired):
 		return unauthorized("NONCE_EXPIRED", "the login challenge expired; please try again")
@@ -202,14 +216,14 @@ func loginError(err error) *apiError {
 	case errors.Is(err, webeid.ErrFormat):
 		return errBadRequest("TOKEN_MALFORMED", "the authentication token is malformed")
 	}
-	return &apiError{http.StatusInternalServerError, "INTERNAL", "login failed"}
+	return newAPIError(http.StatusInternalServerError, "INTERNAL", "login failed")
 }
 
 // revocationUnavailable is the answer when the card's revocation status
 // cannot be checked: the portal refuses (fail closed) and says it is not
 // the card's fault.
 func revocationUnavailable() *apiError {
-	return &apiError{http.StatusServiceUnavailable, "REVOCATION_UNAVAILABLE", "the card's status cannot be checked right now; please try again later"}
+	return newAPIError(http.StatusServiceUnavailable, "REVOCATION_UNAVAILABLE", "the card's status cannot be checked right now; please try again later")
 }
 
 // POST /api/logout
@@ -232,7 +246,17 @@ func (p *Portal) loggedIn(r *http.Request) (*session, error) {
 			return ss, nil
 		}
 	}
-	return nil, &apiError{http.StatusUnauthorized, "NOT_LOGGED_IN", "log in with your ID card first"}
+	return nil, newAPIError(http.StatusUnauthorized, "NOT_LOGGED_IN", "log in with your ID card first")
+}
+
+// applicationRequest is the body of POST /api/application: the identity
+// as read from the card.
+type applicationRequest struct {
+	GivenName      string `json:"givenName"`
+	Surname        string `json:"surname"`
+	NationalNumber string `json:"nationalNumber"`
+	DocumentNumber string `json:"documentNumber"`
+	Country        string `json:"country"`
 }
 
 // POST /api/application: validates the form, canonicalises it and returns
@@ -242,21 +266,33 @@ func (p *Portal) handleApplication(w http.ResponseWriter, r *http.Request) (any,
 	if err != nil {
 		return nil, err
 	}
-	var app Application
-	if err := decodeJSON(r, &app); err != nil {
+	var req applicationRequest
+	if err := decodeJSON(r, &req); err != nil {
 		return nil, err
 	}
+	// The contact details are the ones given with the registration code.
+	unlock := p.sessions.lock()
+	reg := ss.reg
+	if reg == nil || !reg.confirmed || reg.completed {
+		unlock()
+		return nil, newAPIError(http.StatusConflict, "REGISTRATION_INCOMPLETE", "enter the registration code and your contact details first")
+	}
+	app := Application{
+		GivenName: req.GivenName, Surname: req.Surname, NationalNumber: req.NationalNumber,
+		DocumentNumber: req.DocumentNumber, Country: req.Country, Email: reg.email, Phone: reg.phone,
+	}
+	unlock()
 	app, fieldErrs := normalise(app)
 	if len(fieldErrs) > 0 {
-		return nil, &apiError{http.StatusUnprocessableEntity, "INVALID_FIELDS", strings.Join(fieldErrs, "; ")}
+		return nil, newAPIError(http.StatusUnprocessableEntity, "INVALID_FIELDS", strings.Join(fieldErrs, "; "))
 	}
 	// The page fills the identity from the card, but the server trusts only
 	// the certificate: the application must be for the logged-in person.
-	unlock := p.sessions.lock()
+	unlock = p.sessions.lock()
 	person, authCert := *ss.person, ss.authCert
 	unlock()
 	if app.NationalNumber != person.NationalNumber {
-		return nil, &apiError{http.StatusForbidden, "WRONG_PERSON", "the national register number is not the one of the logged-in person"}
+		return nil, newAPIError(http.StatusForbidden, "WRONG_PERSON", "the national register number is not the one of the logged-in person")
 	}
 	id := randomID()[:16]
 	doc, err := canonicalDocument(id, app, p.now().UTC().Format("2006-01-02T15:04:05Z"))
@@ -276,7 +312,7 @@ func (p *Portal) handleApplication(w http.ResponseWriter, r *http.Request) (any,
 	unlock = p.sessions.lock()
 	if len(ss.apps) >= 20 {
 		unlock()
-		return nil, &apiError{http.StatusTooManyRequests, "TOO_MANY_APPLICATIONS", "too many applications in this session"}
+		return nil, newAPIError(http.StatusTooManyRequests, "TOO_MANY_APPLICATIONS", "too many applications in this session")
 	}
 	ss.apps[id] = &pendingApp{app: app, document: doc, hash: hash, digest: digest}
 	unlock()
@@ -342,10 +378,10 @@ func (p *Portal) handleSignature(w http.ResponseWriter, r *http.Request) (any, e
 	person := *ss.person
 	unlock()
 	if pa == nil {
-		return nil, &apiError{http.StatusNotFound, "NOT_FOUND", "no such application in this session"}
+		return nil, newAPIError(http.StatusNotFound, "NOT_FOUND", "no such application in this session")
 	}
 	if pa.done {
-		return nil, &apiError{http.StatusConflict, "ALREADY_SUBMITTED", "this application was already submitted"}
+		return nil, newAPIError(http.StatusConflict, "ALREADY_SUBMITTED", "this application was already submitted")
 	}
 	certDER, err1 := base64.StdEncoding.DecodeString(req.Certificate)
 	sig, err2 := base64.StdEncoding.DecodeString(req.Signature)
@@ -365,24 +401,28 @@ func (p *Portal) handleSignature(w http.ResponseWriter, r *http.Request) (any, e
 		p.log.Info("signature refused", "err", err)
 		switch {
 		case errors.Is(err, webeid.ErrRevoked):
-			return nil, &apiError{http.StatusUnauthorized, "CERTIFICATE_REVOKED", "the signing certificate is revoked"}
+			return nil, newAPIError(http.StatusUnauthorized, "CERTIFICATE_REVOKED", "the signing certificate is revoked")
 		case errors.Is(err, webeid.ErrRevocationUnavailable):
 			return nil, revocationUnavailable()
 		case errors.Is(err, webeid.ErrCertificate):
-			return nil, &apiError{http.StatusUnauthorized, "CERTIFICATE_REJECTED", "the signing certificate is not accepted by this portal"}
+			return nil, newAPIError(http.StatusUnauthorized, "CERTIFICATE_REJECTED", "the signing certificate is not accepted by this portal")
 		}
-		return nil, &apiError{http.StatusUnauthorized, "SIGNATURE_INVALID", "the signature does not match the application"}
+		return nil, newAPIError(http.StatusUnauthorized, "SIGNATURE_INVALID", "the signature does not match the application")
 	}
 	if _, _, nn := webeid.SubjectIdentity(cert); nn == "" || nn != person.NationalNumber {
-		return nil, &apiError{http.StatusForbidden, "WRONG_PERSON", "the application was signed by someone other than the logged-in person"}
+		return nil, newAPIError(http.StatusForbidden, "WRONG_PERSON", "the application was signed by someone other than the logged-in person")
 	}
 
 	unlock = p.sessions.lock()
 	if pa.done { // lost a race with a concurrent submission
 		unlock()
-		return nil, &apiError{http.StatusConflict, "ALREADY_SUBMITTED", "this application was already submitted"}
+		return nil, newAPIError(http.StatusConflict, "ALREADY_SUBMITTED", "this application was already submitted")
 	}
 	pa.done = true
+	var activeUntil time.Time
+	if ss.reg != nil {
+		activeUntil = ss.reg.complete(p.now())
+	}
 	unlock()
 	sub := Submission{
 		ID: id, Reference: newReference(), Application: pa.app, Document: pa.document,
@@ -396,6 +436,7 @@ func (p *Portal) handleSignature(w http.ResponseWriter, r *http.Request) (any, e
 		"status":      "submitted",
 		"reference":   sub.Reference,
 		"submittedAt": sub.At.UTC().Format("2006-01-02T15:04:05Z"),
+		"activeUntil": activeUntil.UTC().Format("2006-01-02T15:04:05Z"),
 	}, nil
 }
 
@@ -455,7 +496,7 @@ func normalise(a Application) (Application, []string) {
 		errs = append(errs, "e-mail address is not valid")
 	}
 	a.Phone = normalisePhone(a.Phone)
-	if !rePhone.MatchString(a.Phone) {
+	if a.Phone != "" && !rePhone.MatchString(a.Phone) { // optional, as in the guide
 		errs = append(errs, "phone number must be in international form, e.g. +32 470 12 34 56")
 	}
 	return a, errs

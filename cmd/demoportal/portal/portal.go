@@ -212,7 +212,8 @@ func (p *Portal) Submissions() []Submission {
 // Handler returns the portal's HTTP handler.
 func (p *Portal) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", p.serveIndex)
+	mux.HandleFunc("GET /{$}", p.servePage("demo/index.html"))
+	mux.HandleFunc("GET /phone", p.servePage("demo/phone.html"))
 	static := http.StripPrefix("/static/", http.FileServerFS(p.static))
 	mux.Handle("GET /static/cardbridge.js", static)
 	mux.Handle("GET /static/cardbridge.d.ts", static)
@@ -222,6 +223,8 @@ func (p *Portal) Handler() http.Handler {
 	mux.HandleFunc("POST /api/nonce", p.api(p.handleNonce))
 	mux.HandleFunc("POST /api/login", p.api(p.handleLogin))
 	mux.HandleFunc("POST /api/logout", p.api(p.handleLogout))
+	mux.HandleFunc("POST /api/phone", p.api(p.handlePhone))
+	mux.HandleFunc("POST /api/registration", p.api(p.handleRegistration))
 	mux.HandleFunc("POST /api/application", p.api(p.handleApplication))
 	mux.HandleFunc("POST /api/application/{id}/signature", p.api(p.handleSignature))
 	return p.secure(mux)
@@ -242,13 +245,16 @@ func (p *Portal) secure(next http.Handler) http.Handler {
 	})
 }
 
-func (p *Portal) serveIndex(w http.ResponseWriter, r *http.Request) {
-	b, err := fs.ReadFile(p.static, "demo/index.html")
-	if err != nil {
-		http.Error(w, "index.html missing", http.StatusInternalServerError)
-		return
+// servePage serves one HTML page of the demo.
+func (p *Portal) servePage(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := fs.ReadFile(p.static, name)
+		if err != nil {
+			http.Error(w, name+" missing", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(b)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Write(b)
 }

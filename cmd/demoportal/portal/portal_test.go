@@ -238,11 +238,25 @@ func (h *harness) login(c *sim.Card) map[string]any {
 	return m
 }
 
+// register does steps 3 and 4: the phone app shows a code, the portal's
+// form takes it with the contact details.
+func (h *harness) register() {
+	h.t.Helper()
+	st, m := h.post("/api/phone", "{}")
+	if st != 200 || m["status"] != "code" {
+		h.t.Fatalf("phone: %d %v", st, m)
+	}
+	st, m = h.post("/api/registration", map[string]string{"code": m["code"].(string), "email": "lotte@example.org", "phone": "0470 12 34 56"})
+	if st != 200 {
+		h.t.Fatalf("registration: %d %v", st, m)
+	}
+}
+
 func validApplication(c *sim.Card) map[string]string {
 	id := c.Person().Identity
 	return map[string]string{
 		"givenName": id.GivenNames, "surname": id.Surname, "nationalNumber": id.NationalNumber,
-		"documentNumber": id.CardNumber, "country": "BE", "email": "lotte@example.org", "phone": "0470 12 34 56",
+		"documentNumber": id.CardNumber, "country": "BE",
 	}
 }
 
@@ -277,6 +291,7 @@ func TestFullFlow(t *testing.T) {
 			if st, m := h.get("/api/session"); st != 200 || m["person"].(map[string]any)["surname"] != want.Surname {
 				t.Fatalf("session after login: %d %v", st, m)
 			}
+			h.register()
 
 			st, app := h.post("/api/application", validApplication(card))
 			if st != 200 {
@@ -302,6 +317,14 @@ func TestFullFlow(t *testing.T) {
 			}
 			if !regexp.MustCompile(`^SID-[A-Z2-7]{4}-[A-Z2-7]{4}$`).MatchString(done["reference"].(string)) {
 				t.Errorf("reference %v", done["reference"])
+			}
+			// The phone app now shows the account as active, for three years.
+			wantUntil := h.clock.Now().AddDate(3, 0, 0).UTC().Format(time.RFC3339)
+			if st, m := h.post("/api/phone", "{}"); st != 200 || m["status"] != "complete" || m["activeUntil"] != wantUntil || m["code"] != nil {
+				t.Errorf("phone after submission: %d %v, want complete until %s", st, m, wantUntil)
+			}
+			if done["activeUntil"] != wantUntil {
+				t.Errorf("activeUntil %v, want %s", done["activeUntil"], wantUntil)
 			}
 
 			// Server-side records.
@@ -427,9 +450,7 @@ func TestApplicationRefused(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"bad e-mail", mod(func(a map[string]string) { a["email"] = "lotte@" }), 422, "INVALID_FIELDS"},
-		{"e-mail with name", mod(func(a map[string]string) { a["email"] = "Lotte <lotte@example.org>" }), 422, "INVALID_FIELDS"},
-		{"bad phone", mod(func(a map[string]string) { a["phone"] = "12" }), 422, "INVALID_FIELDS"},
+		{"contact details in the application", mod(func(a map[string]string) { a["email"] = "other@example.org" }), 400, "BAD_JSON"},
 		{"bad national number", mod(func(a map[string]string) { a["nationalNumber"] = "90051724606" }), 422, "INVALID_FIELDS"},
 		{"bad country", mod(func(a map[string]string) { a["country"] = "Belgium" }), 422, "INVALID_FIELDS"},
 		{"empty surname", mod(func(a map[string]string) { a["surname"] = "  " }), 422, "INVALID_FIELDS"},
@@ -440,6 +461,7 @@ func TestApplicationRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, sim.ProfileECC)
 			h.login(card)
+			h.register()
 			st, m := h.post("/api/application", tc.body)
 			if st != tc.status || errCode(m) != tc.code {
 				t.Fatalf("got %d %v, want %d %s", st, m, tc.status, tc.code)
@@ -449,6 +471,13 @@ func TestApplicationRefused(t *testing.T) {
 	t.Run("not logged in", func(t *testing.T) {
 		h := newHarness(t, sim.ProfileECC)
 		if st, m := h.post("/api/application", validApplication(card)); st != 401 || errCode(m) != "NOT_LOGGED_IN" {
+			t.Fatalf("got %d %v", st, m)
+		}
+	})
+	t.Run("no registration code", func(t *testing.T) {
+		h := newHarness(t, sim.ProfileECC)
+		h.login(card)
+		if st, m := h.post("/api/application", validApplication(card)); st != 409 || errCode(m) != "REGISTRATION_INCOMPLETE" {
 			t.Fatalf("got %d %v", st, m)
 		}
 	})
@@ -508,6 +537,7 @@ func TestSignatureRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, sim.ProfileECC)
 			h.login(card)
+			h.register()
 			st, app := h.post("/api/application", validApplication(card))
 			if st != 200 {
 				t.Fatalf("application %d %v", st, app)
@@ -537,6 +567,8 @@ func TestStaticAndHeaders(t *testing.T) {
 		{"/static/cardbridge.js", 200, "javascript", "export class CardBridge"},
 		{"/static/demo/app.js", 200, "javascript", "authenticate"},
 		{"/static/demo/style.css", 200, "text/css", ":root"},
+		{"/phone", 200, "text/html", "phone.js"},
+		{"/static/demo/phone.js", 200, "javascript", "/api/phone"},
 		{"/static/package.json", 404, "", ""},
 		{"/static/embed.go", 404, "", ""},
 		{"/api/config", 200, "application/json", `"bridgeUrl":"ws://127.0.0.1:27183/v1"`},
@@ -696,6 +728,7 @@ func TestRevokedCard(t *testing.T) {
 	t.Run("at signature", func(t *testing.T) {
 		h := newHarness(t, sim.ProfileECC)
 		h.login(card)
+		h.register()
 		st, app := h.post("/api/application", validApplication(card))
 		if st != 200 {
 			t.Fatalf("application %d %v", st, app)

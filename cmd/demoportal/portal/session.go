@@ -22,6 +22,8 @@ type session struct {
 	person   *Person
 	authCert *x509.Certificate
 	apps     map[string]*pendingApp
+
+	reg *registration // the phone app's registration code and its outcome
 }
 
 // pendingApp is an application waiting for its signature.
