@@ -430,9 +430,19 @@ export function checkOutcome(v) {
   return "na";
 }
 
-/** The card genuineness result, wherever the protocol carries it. */
+/**
+ * The card genuineness check (protocol: integrity.genuine, applet 1.8
+ * cards): "verified", "failed", or "unavailable" for cards without the
+ * key it needs; a card software that predates it sends nothing.
+ */
 export function genuineness(integrity) {
-  return checkOutcome(integrity?.genuine ?? integrity?.genuineness);
+  switch (integrity?.genuine) {
+    case "verified":
+      return "ok";
+    case "failed":
+      return "failed";
+  }
+  return "na";
 }
 
 function showCheck(node, outcome) {
@@ -443,6 +453,7 @@ function showCheck(node, outcome) {
 async function fillFromCard() {
   const warn = $("identity-warning");
   show(loc, warn, "");
+  $("integrity-errors").hidden = true;
   show(loc, $("sign-error"), "");
   show(loc, $("sign-status"), "summary.reading", {}, "working");
   try {
@@ -461,6 +472,10 @@ async function fillFromCard() {
     showCheck($("s-genuine"), genuineness(integrity));
     if (!integrity?.valid) {
       show(loc, warn, "summary.integrityWarn");
+      // The card software's own lines (English), as text.
+      const errors = Array.isArray(integrity?.errors) ? integrity.errors : [];
+      $("integrity-errors").replaceChildren(...errors.map((e) => el("li", {}, String(e))));
+      $("integrity-errors").hidden = errors.length === 0;
     } else if (state.person && identity.nationalNumber !== state.person.nationalNumber) {
       show(loc, warn, "summary.otherCard");
     }
