@@ -38,6 +38,7 @@ import (
 	"github.com/cardbridge/cardbridge/apdu/beid/sim"
 	"github.com/cardbridge/cardbridge/bridge"
 	"github.com/cardbridge/cardbridge/bridge/bridgetest"
+	"github.com/cardbridge/cardbridge/bridge/simreaders"
 	"github.com/cardbridge/cardbridge/cmd/demoportal/portal"
 	"github.com/cardbridge/cardbridge/webeid"
 )
@@ -136,18 +137,19 @@ type language struct {
 	phoneDone  string // the phone's last screen
 	activeWord string // before the date on the phone
 	genuineNA  string // card genuineness when not reported
+	revoked    string // the refusal of a revoked card
 }
 
 var (
 	dutch = language{
 		locale: "nl-BE", lang: "nl", loggedIn: "Aangemeld als", codeWrong: "Dit is niet de code die de Smart-ID-app toont",
 		done: "Ga terug naar je smartphone of tablet", phoneDone: "Registratie voltooid!", activeWord: "Account actief tot ",
-		genuineNA: "niet beschikbaar",
+		genuineNA: "niet beschikbaar", revoked: "het certificaat van je kaart is ingetrokken",
 	}
 	english = language{
 		locale: "en-GB", lang: "en", loggedIn: "Logged in as", codeWrong: "This is not the code the Smart-ID app shows",
 		done: "Go back to your smartphone or tablet", phoneDone: "Registration complete!", activeWord: "Account active until ",
-		genuineNA: "not available",
+		genuineNA: "not available", revoked: "your card's certificate has been revoked",
 	}
 )
 
@@ -546,5 +548,76 @@ func TestBrowserServiceErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBrowserRevokedCard: the card's authentication certificate is revoked
+// at the portal's OCSP responder; the portal refuses the login, and the
+// page says why in the citizen's language. No signature is asked for.
+func TestBrowserRevokedCard(t *testing.T) {
+	tl := requireBrowser(t)
+	for _, lang := range []language{dutch, english} {
+		t.Run(lang.lang, func(t *testing.T) {
+			card, err := sim.New(sim.Options{Profile: sim.ProfileECC})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := startWorld(t, simReaders(t, card), card.PKI())
+			w.ocsp.Revoke(card.AuthCert())
+			res := runBrowser(t, tl, w, "revoked-"+lang.lang, "LOCALE="+lang.locale, "EXPECT_LOGIN_REFUSED=1")
+			if res.LoginErrorCode != "CERTIFICATE_REVOKED" || !strings.Contains(res.LoginError, lang.revoked) {
+				t.Errorf("page shows %s %q, want CERTIFICATE_REVOKED saying %q", res.LoginErrorCode, res.LoginError, lang.revoked)
+			}
+			if len(res.Problems) > 0 {
+				t.Errorf("page errors: %q", res.Problems)
+			}
+			if n := len(w.portal.Logins()); n != 0 {
+				t.Errorf("%d logins recorded", n)
+			}
+			var kinds []string
+			for _, c := range w.prompter.Calls() {
+				kinds = append(kinds, c.Kind.String()+"/"+c.Purpose)
+			}
+			if want := "consent/ pin/authenticate"; strings.Join(kinds, " ") != want {
+				t.Errorf("dialogs %v, want %s", kinds, want)
+			}
+		})
+	}
+}
+
+// TestBrowserHostileText plants markup where the page shows values from
+// outside: the reader name and version the card software reports and the
+// names on the card (so in its certificates too). The page must show the
+// characters and build no element from them; flow.mjs fails the run if an
+// element with the planted class appears anywhere, hidden or not.
+func TestBrowserHostileText(t *testing.T) {
+	tl := requireBrowser(t)
+	const hostile = `<img class="pwned" src="data:,"><b class="pwned">x</b>`
+	person := sim.DefaultPerson()
+	person.Identity.GivenNames = "Lotte " + hostile
+	card, err := sim.New(sim.Options{Profile: sim.ProfileECC, Person: person})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := "Reader " + hostile
+	readers := simreaders.New(reader)
+	if err := readers.Insert(reader, card); err != nil {
+		t.Fatal(err)
+	}
+	w := startWorldWith(t, readers, card.PKI(), func(c *bridge.Config) { c.Version = "0.1.0 " + hostile })
+	res := runBrowser(t, tl, w, "hostile", "LOCALE=en-GB", "HOSTILE="+hostile)
+	if len(res.Problems) > 0 {
+		t.Errorf("page errors: %q", res.Problems)
+	}
+	for _, stage := range []string{"readers", "summary", "done"} {
+		if !res.HostileShown[stage] {
+			t.Errorf("%s: the planted string is not shown as text (%v)", stage, res.HostileShown)
+		}
+	}
+	if res.Reader != reader || !strings.Contains(res.Service, hostile) || res.Summary["givenName"] != person.Identity.GivenNames {
+		t.Errorf("page shows reader %q, service %q, given names %q", res.Reader, res.Service, res.Summary["givenName"])
+	}
+	if subs := w.portal.Submissions(); len(subs) != 1 || subs[0].Application.GivenName != person.Identity.GivenNames {
+		t.Errorf("submissions %+v", subs)
 	}
 }
