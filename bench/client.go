@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -54,11 +55,18 @@ func dial(ctx context.Context, url, origin string) (*wsClient, error) {
 }
 
 // call sends a request and waits for its answer, skipping events.
-func (c *wsClient) call(method string) (json.RawMessage, error) {
+func (c *wsClient) call(method string) (json.RawMessage, error) { return c.callWith(method, nil) }
+
+// callWith is call with params (none when nil).
+func (c *wsClient) callWith(method string, params any) (json.RawMessage, error) {
 	c.next++
 	id := c.next
+	req := map[string]any{"id": id, "method": method}
+	if params != nil {
+		req["params"] = params
+	}
 	c.ws.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	if err := c.ws.WriteJSON(map[string]any{"id": id, "method": method}); err != nil {
+	if err := c.ws.WriteJSON(req); err != nil {
 		return nil, err
 	}
 	c.ws.SetReadDeadline(time.Now().Add(60 * time.Second))
@@ -91,25 +99,90 @@ func (c *wsClient) close() {
 // adapter, a scripted prompter (never asked: the bench origin is allowed),
 // a real loopback listener.
 type inProcessDaemon struct {
-	url     string
-	srv     *bridge.Server
-	readers *pcscreaders.Readers
-	done    chan error
+	url      string
+	srv      *bridge.Server
+	readers  *pcscreaders.Readers
+	prompter *bridgetest.Prompter
+	done     chan error
 }
 
+// benchReaders is the PC/SC readers adapter as the bench uses it. pause
+// is the pause after a 6Cxx answer the sessions ask the driver for (the
+// plain simulator needs none; nil keeps the driver's default, as the
+// daemon has on real readers). When cold, every session looks like a new
+// card insertion, so that the daemon's card cache never answers: (a) and
+// (b) measure the card work of each request.
+type benchReaders struct {
+	*pcscreaders.Readers
+	pause *time.Duration
+	cold  bool
+	n     atomic.Int64
+}
+
+func (b *benchReaders) Open(ctx context.Context, reader string) (bridge.CardSession, error) {
+	s, err := b.Readers.Open(ctx, reader)
+	if err != nil {
+		return nil, err
+	}
+	as, ok := s.(bridge.ATRSession)
+	if !ok {
+		s.Close()
+		return nil, fmt.Errorf("bench: the PC/SC session does not know its ATR")
+	}
+	bs := &benchSession{ATRSession: as}
+	switch is, ok := s.(bridge.InsertionSession); {
+	case b.cold:
+		// Above any count PC/SC keeps (16 bits).
+		bs.mark, bs.marked = 1<<20+int(b.n.Add(1)), true
+	case ok:
+		bs.mark, bs.marked = is.Insertion()
+	}
+	if b.pause == nil {
+		return plainSession{bs}, nil
+	}
+	return pacedSession{bs, *b.pause}, nil
+}
+
+type benchSession struct {
+	bridge.ATRSession
+	mark   int
+	marked bool
+}
+
+func (s *benchSession) Insertion() (int, bool) { return s.mark, s.marked }
+
+// plainSession keeps the driver's default pause; pacedSession sets it.
+type (
+	plainSession struct{ *benchSession }
+	pacedSession struct {
+		*benchSession
+		pause time.Duration
+	}
+)
+
+func (s pacedSession) ResendDelay() time.Duration { return s.pause }
+
+// simPause is the pause the plain simulated card needs after 6Cxx: none.
+var simPause = new(time.Duration)
+
 func startInProcess(limits bridge.Limits) (*inProcessDaemon, error) {
+	return startServer(limits, &benchReaders{Readers: pcscreaders.New(), pause: simPause, cold: true})
+}
+
+// startServer is startInProcess over readers, which it closes on stop.
+func startServer(limits bridge.Limits, readers *benchReaders) (*inProcessDaemon, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	d := &inProcessDaemon{readers: pcscreaders.New(), done: make(chan error, 1)}
+	d := &inProcessDaemon{readers: readers.Readers, prompter: &bridgetest.Prompter{}, done: make(chan error, 1)}
 	d.srv, err = bridge.New(bridge.Config{
 		Addrs:          []string{ln.Addr().String()},
 		Port:           port,
 		AllowedOrigins: []string{benchOrigin},
-		Readers:        d.readers,
-		Prompter:       &bridgetest.Prompter{},
+		Readers:        readers,
+		Prompter:       d.prompter,
 		Logger:         slog.New(slog.DiscardHandler),
 		Limits:         limits,
 		Version:        "bench",

@@ -9,7 +9,11 @@
 //	(d) the daemon's CPU time while idle with a page subscribed to reader
 //	    events (it must block on PC/SC change notification, never poll);
 //	(e) the daemon's resident memory, idle and under load;
-//	(f) the time from exec to the first accepted WebSocket handshake.
+//	(f) the time from exec to the first accepted WebSocket handshake;
+//	(g) the APDUs of the registration flow (readers, identity, address,
+//	    photo, certificates, authenticate, sign) against its floor;
+//	(h) that flow's time on the real-timed simulated card divided by the
+//	    time the card itself spent.
 //
 // Each figure is printed with its target and PASS or MISS; the exit status
 // is 1 if any target is missed (except figures named with -advisory), 2 if
@@ -135,6 +139,11 @@ func bench(ctx context.Context, o options, r *report) error {
 	if o.measures("c") {
 		if err := benchReadersLatency(ctx, o, r); err != nil {
 			return fmt.Errorf("readers latency: %w", err)
+		}
+	}
+	if o.measures("g") || o.measures("h") {
+		if err := benchFlow(ctx, o, cs, r); err != nil {
+			return fmt.Errorf("registration flow: %w", err)
 		}
 	}
 	if !o.measures("d") && !o.measures("e") && !o.measures("f") {

@@ -30,7 +30,7 @@ import (
 // third of the rounds; that is reported in a note. The two daemons do not
 // run at once: a second server in the process changes the figures.
 func benchRead(ctx context.Context, o options, cs *cardSlot, r *report) error {
-	direct := pcscreaders.New()
+	direct := &benchReaders{Readers: pcscreaders.New(), pause: simPause}
 	defer direct.Close()
 	inProcess := func() error { return readInProcess(ctx, direct, cs.reader) }
 

@@ -73,6 +73,28 @@ func appletName(p sim.Profile) string {
 	return fmt.Sprintf("%d.%d", p.AppletVersion()>>4, p.AppletVersion()&0xF)
 }
 
+// replace pulls the card in the reader and puts card in its place,
+// waiting for pcscd to see each step.
+func (cs *cardSlot) replace(ctx context.Context, card vpcd.Card) error {
+	wctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
+	if cs.in != nil {
+		cs.in.Remove()
+		cs.in = nil
+		if err := waitReader(wctx, func(st pcsc.ReaderState) bool { return !st.CardPresent }); err != nil {
+			return err
+		}
+	}
+	in, err := vpcd.Insert(context.Background(), vpcd.DefaultAddr, card)
+	if err != nil {
+		return err
+	}
+	cs.in = in
+	return waitReader(wctx, func(st pcsc.ReaderState) bool {
+		return st.CardPresent && bytes.Equal(st.ATR, card.ATR())
+	})
+}
+
 // close pulls the card, waits for pcscd to see it gone and releases the
 // rig lock.
 func (cs *cardSlot) close() {

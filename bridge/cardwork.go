@@ -10,7 +10,7 @@ import (
 
 // cardFunc is the card work of one request: it runs inside a card session,
 // under the reader's lock, and returns what the method needs from the card.
-type cardFunc[T any] func(ctx context.Context, sess CardSession, card *beid.Card) (T, error)
+type cardFunc[T any] func(ctx context.Context, sess CardSession, card *cachedCard) (T, error)
 
 // withCard runs fn on the card in the reader, under the reader's lock and an
 // exclusive card session, and returns its result.
@@ -44,12 +44,15 @@ func withCard[T any](ctx context.Context, rc *reqCtx, info ReaderInfo, fn cardFu
 	}
 	defer sess.Close()
 	gs := &guardedSession{CardSession: sess, g: rc.guard}
-	var opts []beid.Option
+	// The guard wraps the session and hides what else it is: the cache
+	// and the driver look at sess itself.
+	card := s.cards.attach(info.Name, sess)
+	opts := card.driverOptions()
 	if p, ok := sess.(beid.ResendPacer); ok {
-		// The guard wraps the session and hides what else it is.
 		opts = append(opts, beid.WithResendDelay(p.ResendDelay()))
 	}
-	return fn(ctx, gs, beid.New(gs, opts...))
+	card.Card = beid.New(gs, opts...)
+	return fn(ctx, gs, card)
 }
 
 // cardGuard orders, for one request, the commands that spend a PIN try or

@@ -37,6 +37,7 @@ type Core struct {
 	prompts  *promptQueue
 	consents ConsentStore
 	hub      *watchHub
+	cards    *cardCache // the files of the cards in the readers
 
 	// baseCtx is the parent of every session's context; Shutdown cancels
 	// it so that requests, prompts and the watcher stop.
@@ -83,6 +84,7 @@ func NewCore(cfg Config) (*Core, error) {
 		allowed:     make(map[string]bool),
 		devHTTP:     make(map[string]bool),
 		prompts:     newPromptQueue(cfg.Prompter),
+		cards:       newCardCache(),
 		consents:    cfg.Consents,
 		sessions:    make(map[*session]struct{}),
 		perOrigin:   make(map[string]int),

@@ -112,6 +112,9 @@ func (h *watchHub) run(ctx context.Context, known []ReaderInfo) {
 			continue
 		}
 		if failing || !EqualReaders(list, known) {
+			// A card that left takes its files with it. (A swap the
+			// watcher missed is caught by the insertion mark.)
+			h.core.cards.retain(list)
 			h.broadcast(ctx, list, nil)
 		}
 		failing = false

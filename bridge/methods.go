@@ -158,7 +158,7 @@ func chooseReader(list []ReaderInfo, name *string) (ReaderInfo, *Error) {
 }
 
 // readCard resolves the reader from params and runs fn on its card.
-func readCard[T any](ctx context.Context, rc *reqCtx, params []byte, fn func(ctx context.Context, info ReaderInfo, card *beid.Card) (T, error)) (T, error) {
+func readCard[T any](ctx context.Context, rc *reqCtx, params []byte, fn func(ctx context.Context, info ReaderInfo, card *cachedCard) (T, error)) (T, error) {
 	var p readerParams
 	if err := decodeParams(params, &p); err != nil {
 		var zero T
@@ -169,7 +169,7 @@ func readCard[T any](ctx context.Context, rc *reqCtx, params []byte, fn func(ctx
 		var zero T
 		return zero, err
 	}
-	return withCard(ctx, rc, info, func(ctx context.Context, _ CardSession, card *beid.Card) (T, error) {
+	return withCard(ctx, rc, info, func(ctx context.Context, _ CardSession, card *cachedCard) (T, error) {
 		return fn(ctx, info, card)
 	})
 }
@@ -202,7 +202,7 @@ func mCard(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 		data *beid.CardData
 		id   *beid.Identity
 	}
-	ci, err := withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *beid.Card) (cardInfo, error) {
+	ci, err := withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *cachedCard) (cardInfo, error) {
 		cd, err := card.CardData(ctx)
 		if err != nil {
 			return cardInfo{}, err
@@ -234,7 +234,7 @@ func mCard(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 // request during the signature checks.
 
 func mIdentity(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
-	c, err := readCard(ctx, rc, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) (*beid.Contents, error) {
+	c, err := readCard(ctx, rc, params, func(ctx context.Context, _ ReaderInfo, card *cachedCard) (*beid.Contents, error) {
 		c := &beid.Contents{}
 		var err error
 		if c.Identity, c.IdentityFile, err = card.Identity(ctx); err != nil {
@@ -259,7 +259,7 @@ func mIdentity(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 }
 
 func mAddress(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
-	c, err := readCard(ctx, rc, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) (*beid.Contents, error) {
+	c, err := readCard(ctx, rc, params, func(ctx context.Context, _ ReaderInfo, card *cachedCard) (*beid.Contents, error) {
 		c := &beid.Contents{}
 		var err error
 		if c.Address, c.AddressFile, err = card.Address(ctx); err != nil {
@@ -281,7 +281,7 @@ func mAddress(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 }
 
 func mPhoto(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
-	c, err := readCard(ctx, rc, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) (*beid.Contents, error) {
+	c, err := readCard(ctx, rc, params, func(ctx context.Context, _ ReaderInfo, card *cachedCard) (*beid.Contents, error) {
 		c := &beid.Contents{}
 		var err error
 		if c.Photo, err = card.Photo(ctx); err != nil {
@@ -311,7 +311,7 @@ func mPhoto(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 // readSignatureChain reads what checking an RRN signature needs: the
 // identity signature file (the address signature covers it too), the RRN
 // certificate and the card's root certificate.
-func readSignatureChain(ctx context.Context, card *beid.Card, c *beid.Contents) error {
+func readSignatureChain(ctx context.Context, card *cachedCard, c *beid.Contents) error {
 	var err error
 	if c.IdentitySignature, err = card.ReadFile(ctx, beid.FileIdentitySignature); err != nil {
 		return err
@@ -327,7 +327,7 @@ func readSignatureChain(ctx context.Context, card *beid.Card, c *beid.Contents) 
 // challenge with it, when the signed identity file names a basic key
 // (applet 1.8): the card genuineness check. A card that refuses the
 // challenge with a status word fails the check, not the request.
-func challengeBasicKey(ctx context.Context, card *beid.Card, c *beid.Contents) error {
+func challengeBasicKey(ctx context.Context, card *cachedCard, c *beid.Contents) error {
 	if c.Identity == nil || c.Identity.BasicKeyHash == nil {
 		return nil
 	}
@@ -344,7 +344,7 @@ func challengeBasicKey(ctx context.Context, card *beid.Card, c *beid.Contents) e
 }
 
 func mCertificates(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
-	return readCard(ctx, rc, params, func(ctx context.Context, _ ReaderInfo, card *beid.Card) (map[string]any, error) {
+	return readCard(ctx, rc, params, func(ctx context.Context, _ ReaderInfo, card *cachedCard) (map[string]any, error) {
 		out := map[string]any{}
 		for _, f := range []struct {
 			key  string
@@ -393,7 +393,7 @@ func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docN
 		pinpad bool
 		tries  int
 	}
-	st, err := withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *beid.Card) (state, error) {
+	st, err := withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *cachedCard) (state, error) {
 		cd, err := card.CardData(ctx)
 		if err != nil {
 			return state{}, err
@@ -439,7 +439,7 @@ func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docN
 // The card keeps a verified PIN until reset, so the session is logged off
 // when the caller's session ends: no other application (nor a later
 // request) can use the authentication key on the strength of this PIN.
-func (g *pinGate) verify(ctx context.Context, sess CardSession, card *beid.Card) error {
+func (g *pinGate) verify(ctx context.Context, sess CardSession, card *cachedCard) error {
 	g.verified = true
 	if g.pinpad {
 		return card.VerifyPINPinpad(ctx, sess.Pinpad())
@@ -453,7 +453,7 @@ func (g *pinGate) verify(ctx context.Context, sess CardSession, card *beid.Card)
 // asked for, it reads the key's certificate, lets digestFor choose the
 // hash and digest from it, and signs with the PIN verified right before
 // the signature. The card is logged off whatever happens.
-func (g *pinGate) sign(ctx context.Context, sess CardSession, card *beid.Card, certFile beid.File, key beid.Key,
+func (g *pinGate) sign(ctx context.Context, sess CardSession, card *cachedCard, certFile beid.File, key beid.Key,
 	digestFor func(*x509.Certificate) (crypto.Hash, []byte, error)) (*x509.Certificate, *beid.Signature, error) {
 	if err := g.sameCard(ctx, card); err != nil {
 		return nil, nil, err
@@ -476,7 +476,7 @@ func (g *pinGate) sign(ctx context.Context, sess CardSession, card *beid.Card, c
 	return cert, sig, nil
 }
 
-func (g *pinGate) logOff(ctx context.Context, card *beid.Card) {
+func (g *pinGate) logOff(ctx context.Context, card *cachedCard) {
 	if !g.verified {
 		return
 	}
@@ -487,7 +487,7 @@ func (g *pinGate) logOff(ctx context.Context, card *beid.Card) {
 
 // sameCard makes sure the card in the reader is still the one the user
 // was asked about: it could have been swapped while a dialog was open.
-func (g *pinGate) sameCard(ctx context.Context, card *beid.Card) error {
+func (g *pinGate) sameCard(ctx context.Context, card *cachedCard) error {
 	cd, err := card.CardData(ctx)
 	if err != nil {
 		return err
@@ -512,7 +512,7 @@ func mPINVerify(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 		return nil, err
 	}
 	defer g.wipe()
-	_, err = withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *beid.Card) (struct{}, error) {
+	_, err = withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *cachedCard) (struct{}, error) {
 		if err := g.sameCard(ctx, card); err != nil {
 			return struct{}{}, err
 		}
@@ -586,7 +586,7 @@ func mAuthenticate(ctx context.Context, rc *reqCtx, params []byte) (any, error) 
 	}
 	defer g.wipe()
 	origin, appVersion := rc.conn.origin, appVersionBase+rc.core().cfg.Version
-	return withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *beid.Card) (map[string]any, error) {
+	return withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *cachedCard) (map[string]any, error) {
 		var alg string
 		cert, sig, err := g.sign(ctx, sess, card, beid.FileAuthCert, beid.KeyAuthentication, func(cert *x509.Certificate) (crypto.Hash, []byte, error) {
 			var h crypto.Hash
@@ -671,7 +671,7 @@ func mSign(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 		return nil, err
 	}
 	defer g.wipe()
-	return withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *beid.Card) (map[string]any, error) {
+	return withCard(ctx, rc, info, func(ctx context.Context, sess CardSession, card *cachedCard) (map[string]any, error) {
 		cert, sig, err := g.sign(ctx, sess, card, beid.FileSignCert, beid.KeySignature, func(*x509.Certificate) (crypto.Hash, []byte, error) {
 			return h, digest, nil
 		})

@@ -150,7 +150,7 @@ rig_latency() {
 # Resilience: the daemon through a pcscd restart (it stops the machine's
 # pcscd, hence a step of its own; the other fault and soak tests run with
 # go test above), the fuzz targets for a bounded time, and the bench in its
-# short form (figure (a), a timing ratio, is advisory on a shared machine).
+# short form (figures (a) and (h), timing ratios, are advisory on a shared machine).
 resilience_checks() {
 	section "daemon through a pcscd restart"
 	local out
@@ -184,7 +184,7 @@ resilience_checks() {
 	done
 
 	section "bench (short)"
-	go run ./bench -short -advisory a
+	go run ./bench -short -advisory a,h
 }
 
 main() {

@@ -219,6 +219,19 @@ func WithResendDelay(d time.Duration) Option {
 	return func(c *Card) { c.x.ResendDelay = max(d, 0) }
 }
 
+// WithCardData gives the Card the GET CARD DATA answer an earlier session
+// with the same card got, so that it does not ask the card again. The
+// caller vouches that cd is the answer of the card behind t.
+func WithCardData(cd *CardData) Option {
+	return func(c *Card) {
+		if cd != nil {
+			cp := *cd
+			cp.Serial = append([]byte(nil), cd.Serial...)
+			c.data = &cp
+		}
+	}
+}
+
 // New returns a Card that talks through t. Without options it pauses
 // DefaultResendDelay before an exact-length repeat, or what t says when it
 // is a ResendPacer.

@@ -132,6 +132,17 @@ func (r *Readers) Open(ctx context.Context, reader string) (bridge.CardSession, 
 		return nil, mapError(err)
 	}
 	s := &session{card: card, pinpad: card.HasPinpad(ctx)}
+	// The reader's event count, read now that the session holds the
+	// card: a card swapped since the connection would have invalidated
+	// it. A count of 0 with a card present means the service does not
+	// count (pcsc-lite and Windows do; the first insertion makes it 1).
+	if states, err := pc.Readers(ctx); err == nil {
+		for _, st := range states {
+			if st.Name == reader && st.CardPresent && st.EventCount != 0 {
+				s.mark, s.marked = st.EventCount, true
+			}
+		}
+	}
 	r.mu.Lock()
 	r.pinpad[reader] = s.pinpad
 	r.mu.Unlock()
@@ -144,7 +155,14 @@ var _ bridge.ATRSession = (*session)(nil)
 type session struct {
 	card   *pcsc.Card
 	pinpad bool
+	mark   int // the reader's event count once connected
+	marked bool
 }
+
+var _ bridge.InsertionSession = (*session)(nil)
+
+// Insertion implements bridge.InsertionSession with PC/SC's event count.
+func (s *session) Insertion() (int, bool) { return s.mark, s.marked }
 
 func (s *session) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	resp, err := s.card.Transmit(ctx, cmd)

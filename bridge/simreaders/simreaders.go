@@ -46,6 +46,7 @@ type Readers struct {
 	maxWatchers int // most Watch calls ever in progress at once
 	lists       int // List calls
 	held        bool
+	noMarks     bool // HideInsertions
 }
 
 type slot struct {
@@ -53,6 +54,8 @@ type slot struct {
 	card   *sim.Card
 	pinpad PinpadEntry
 	busy   bool // a session is open: the exclusive transaction
+	// events counts insertions and removals, as PC/SC's event count does.
+	events int
 }
 
 // New returns Readers with the named, empty readers.
@@ -117,8 +120,12 @@ func (r *Readers) Insert(reader string, card *sim.Card) error {
 	if s.card != nil && s.card != card {
 		s.card.Pull()
 	}
+	if s.card != nil {
+		s.events++ // the removal of the card that was there
+	}
 	card.Reinsert()
 	s.card = card
+	s.events++
 	r.notify()
 	return nil
 }
@@ -131,6 +138,7 @@ func (r *Readers) Remove(reader string) {
 	if s := r.find(reader); s != nil && s.card != nil {
 		s.card.Pull()
 		s.card = nil
+		s.events++
 		r.notify()
 	}
 }
@@ -315,10 +323,36 @@ func (r *Readers) Open(ctx context.Context, reader string) (bridge.CardSession, 
 	}
 	s.busy = true
 	r.opens++
-	return &session{r: r, slot: s, card: s.card, pinpad: s.pinpad, latency: r.latency}, nil
+	sess := &session{r: r, slot: s, card: s.card, pinpad: s.pinpad, latency: r.latency, events: s.events}
+	if r.noMarks {
+		return unmarkedSession{sess, sess}, nil
+	}
+	return sess, nil
 }
 
-var _ bridge.ATRSession = (*session)(nil)
+// HideInsertions, while hide is true, opens sessions that cannot tell one
+// insertion from another, as on a PC/SC service without event counts.
+func (r *Readers) HideInsertions(hide bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.noMarks = hide
+}
+
+// unmarkedSession is a session without its Insertion method.
+type unmarkedSession struct {
+	bridge.ATRSession
+	pacer beid.ResendPacer
+}
+
+func (u unmarkedSession) ResendDelay() time.Duration { return u.pacer.ResendDelay() }
+
+var (
+	_ bridge.ATRSession       = (*session)(nil)
+	_ bridge.InsertionSession = (*session)(nil)
+)
+
+// Insertion implements bridge.InsertionSession.
+func (s *session) Insertion() (int, bool) { return s.events, true }
 
 // session is an open card session.
 type session struct {
@@ -327,6 +361,7 @@ type session struct {
 	card    *sim.Card
 	pinpad  PinpadEntry
 	latency time.Duration
+	events  int // the slot's event count when opened
 
 	mu     sync.Mutex
 	closed bool
