@@ -20,48 +20,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cardbridge/cardbridge/internal/realcards"
 )
 
-// realCardsDir finds the real card data: $CARDBRIDGE_REAL_CARDS, else
-// ../shared/real-cards from the repository root (CI clones the repository
-// next to shared/), else /work/shared/real-cards (a worktree elsewhere on
-// the development machine). It skips the test, loudly, when none exists.
-func realCardsDir(t *testing.T) string {
-	t.Helper()
-	var tried []string
-	if d := os.Getenv("CARDBRIDGE_REAL_CARDS"); d != "" {
-		tried = append(tried, d)
-	}
-	if root, err := repoRoot(); err == nil {
-		tried = append(tried, filepath.Join(root, "..", "shared", "real-cards"))
-	}
-	tried = append(tried, "/work/shared/real-cards")
-	for _, d := range tried {
-		if st, err := os.Stat(filepath.Join(d, "commons-eid")); err == nil && st.IsDir() {
-			return d
-		}
-	}
-	t.Skipf("SKIPPED: NO REAL CARD DATA. Looked in %s; set CARDBRIDGE_REAL_CARDS to the real-cards folder.", strings.Join(tried, ", "))
-	return ""
-}
-
-// repoRoot walks up from the working directory to the go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+// realCardsDir finds the real card data, or skips the test loudly.
+func realCardsDir(t *testing.T) string { return realcards.Dir(t) }
 
 func readReal(t *testing.T, dir, name string) []byte {
 	t.Helper()
