@@ -12,8 +12,10 @@ set -euo pipefail
 
 # cgo (github.com/ebfe/scard links libpcsclite through pkg-config).
 group_build=(gcc libc6-dev pkg-config)
-# The PC/SC stack and the virtual reader used by rig tests (scripts/rig.sh).
-group_pcsc=(pcscd libpcsclite-dev vsmartcard-vpcd)
+# The PC/SC stack and the virtual reader used by rig tests (scripts/rig.sh),
+# and OpenSC, the independent BELPIC client the rig tests hold the simulated
+# card against (internal/cardstack TestOpenSC).
+group_pcsc=(pcscd libpcsclite-dev vsmartcard-vpcd opensc)
 # Debian's Chromium, driven by playwright-core, and Firefox ESR, driven by
 # puppeteer-core over WebDriver BiDi (never a downloaded browser).
 group_browser=(chromium firefox-esr)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/asn1"
 	"errors"
 	"testing"
 
@@ -441,5 +442,95 @@ func TestPhotoAndHashes(t *testing.T) {
 		if id.Surname != def.Surname || id.NationalNumber != def.NationalNumber || id.BirthDate != def.BirthDate || id.ValidUntil != def.ValidUntil {
 			t.Errorf("%v: identity %+v", p, id)
 		}
+	}
+}
+
+// TestPrKDFAndTokenInfo is S5: the key directory and token information
+// read, with a plain ASN.1 decoder, as the card content document gives
+// them.
+func TestPrKDFAndTokenInfo(t *testing.T) {
+	type commonObject struct {
+		Label       string `asn1:"utf8"`
+		Flags       asn1.BitString
+		AuthID      []byte
+		UserConsent int `asn1:"optional"`
+	}
+	type commonKey struct {
+		ID          []byte
+		Usage       asn1.BitString
+		AccessFlags asn1.BitString
+		KeyRef      int
+	}
+	for _, p := range profiles {
+		t.Run(p.String(), func(t *testing.T) {
+			c := newCardShared(t, p)
+			rest := readFile(t, c, "3F00DF005035", 0xFC)
+			want := []struct {
+				label   string
+				ref     int
+				consent int
+			}{{"Authentication", 0x82, 0}, {"Signature", 0x83, 1}}
+			for i := 0; len(rest) > 0; i++ {
+				var key asn1.RawValue
+				var err error
+				if rest, err = asn1.Unmarshal(rest, &key); err != nil {
+					t.Fatal(err)
+				}
+				wantClass, wantTag := asn1.ClassUniversal, asn1.TagSequence // privateRSAKey
+				if p == ProfileECC {
+					wantClass, wantTag = asn1.ClassContextSpecific, 0 // privateECKey [0]
+				}
+				if key.Class != wantClass || key.Tag != wantTag || i >= len(want) {
+					t.Fatalf("key %d: class %d tag %d", i, key.Class, key.Tag)
+				}
+				var co commonObject
+				var ck commonKey
+				in, err := asn1.Unmarshal(key.Bytes, &co)
+				if err == nil {
+					_, err = asn1.Unmarshal(in, &ck)
+				}
+				if err != nil {
+					t.Fatalf("key %d: %v", i, err)
+				}
+				w := want[i]
+				if co.Label != w.label || ck.KeyRef != w.ref || co.UserConsent != w.consent || !bytes.Equal(co.AuthID, []byte{1}) {
+					t.Errorf("key %d: %+v %+v, want label %s, reference %02X, userConsent %d", i, co, ck, w.label, w.ref, w.consent)
+				}
+				// KeyAccessFlags: sensitive(0), alwaysSensitive(2),
+				// neverExtractable(3), local(4); not extractable(1).
+				for bit, set := range []int{1, 0, 1, 1, 1} {
+					if ck.AccessFlags.At(bit) != set {
+						t.Errorf("key %d: access flag %d is %d, want %d", i, bit, ck.AccessFlags.At(bit), set)
+					}
+				}
+			}
+
+			var ti struct {
+				Version    int
+				Serial     []byte
+				Label      string `asn1:"tag:0,utf8"`
+				TokenFlags asn1.BitString
+				Versions   []byte `asn1:"tag:30"`
+			}
+			raw := readFile(t, c, "3F00DF005032", 0xFC)
+			// 9E is [30], primitive: the four version bytes.
+			if _, err := asn1.Unmarshal(raw, &ti); err != nil {
+				t.Fatalf("TokenInfo % X: %v", raw, err)
+			}
+			if !bytes.Equal(ti.Serial, c.Serial()) || ti.Label != "BELPIC" {
+				t.Errorf("TokenInfo %+v", ti)
+			}
+			// tokenflags of a real card: prnGeneration(2), eidCompliant(3).
+			if ti.TokenFlags.At(0) != 0 || ti.TokenFlags.At(1) != 0 || ti.TokenFlags.At(2) != 1 || ti.TokenFlags.At(3) != 1 {
+				t.Errorf("token flags % X", ti.TokenFlags.Bytes)
+			}
+			wantVersions := map[Profile][]byte{ProfileECC: {4, 4, 1, 0}}[p]
+			if wantVersions == nil {
+				wantVersions = []byte{4, 2, 0, 0}
+			}
+			if !bytes.Equal(ti.Versions, wantVersions) {
+				t.Errorf("perso and interface versions % X, want % X", ti.Versions, wantVersions)
+			}
+		})
 	}
 }

@@ -205,7 +205,7 @@ func (k *contents) buildFS() {
 	}
 	belpic := []*node{
 		newEF(fidODF, odf()),
-		newEF(fidToken, tokenInfo(k.serial)),
+		newEF(fidToken, tokenInfo(k.profile, k.serial)),
 		newEF(fidAODF, aodf()),
 		newEF(fidPrKDF, prkdf(k.profile)),
 		newEF(fidCDF, cdf()),
@@ -277,15 +277,24 @@ func odf() []byte {
 }
 
 // tokenInfo carries the version, the 16-byte card serial (04 10 ...), the
-// label "BELPIC" and, after tag 9E 04, the graphical perso, electrical
-// perso, electrical interface versions and an RFU byte (facts §7).
-func tokenInfo(serial []byte) []byte {
+// label "BELPIC", the token flags and, after tag 9E 04, the graphical
+// perso, electrical perso, electrical interface versions and an RFU byte
+// (facts §7). The flags are those of a real card's TokenInfo (the eID
+// viewer file of commons-eid's test data, 71715100070.eid: 03 02 04 30,
+// prnGeneration and eidCompliant), as is its 9E 04 for an applet 1.x card
+// (04 02 00 00: perso version 02, interface version 00). The 1.8 card has
+// perso version 04 (facts §1) and interface version 01.
+func tokenInfo(p Profile, serial []byte) []byte {
+	versions := []byte{0x04, 0x02, 0x00, 0x00}
+	if p == ProfileECC {
+		versions = []byte{0x04, 0x04, 0x01, 0x00}
+	}
 	return der(0x30,
 		der(0x02, []byte{0x00}),
 		der(0x04, serial),
 		der(0x80, []byte("BELPIC")),
-		der(0x03, []byte{0x06, 0xC0}), // tokenflags: readOnly, loginRequired
-		der(0x9E, []byte{0x04, 0x04, 0x01, 0x00}),
+		der(0x03, []byte{0x04, 0x30}), // tokenflags: prnGeneration, eidCompliant
+		der(0x9E, versions),
 	)
 }
 
@@ -309,20 +318,30 @@ func aodf() []byte {
 }
 
 // prkdf lists the authentication (82) and non-repudiation (83) keys, both
-// protected by PIN authId 01: RSA-2048 on 1.7, EC P-384 on 1.8.
+// protected by PIN authId 01: RSA-2048 on 1.7, EC P-384 on 1.8. As on a
+// real card (1.8 card content document, PrKDF): the key reference is a
+// positive INTEGER (02 02 00 82, where 02 01 82 would read as -126), the
+// access flags are sensitive, alwaysSensitive, neverExtractable and local
+// (PKCS #15 KeyAccessFlags, 03 02 03 B8), and the signature key carries
+// userConsent 1, which tells a PKCS #15 reader (OpenSC: CKA_ALWAYS_
+// AUTHENTICATE) that every signature needs its own PIN.
 func prkdf(p Profile) []byte {
 	dfPath := der(0x30, der(0x04, []byte{0x3F, 0x00, 0xDF, 0x00}))
-	key := func(label string, id, ref byte, usage []byte) []byte {
-		common := der(0x30, utf8String(label), der(0x03, []byte{0x07, 0x80}), der(0x04, []byte{0x01}))
-		keyAttrs := der(0x30, der(0x04, []byte{id}), der(0x03, usage), der(0x02, []byte{ref}))
-		if p == ProfileECC {
-			return der(0xA0, common, keyAttrs, der(0xA1, der(0x30, dfPath, der(0x02, []byte{0x01, 0x80}))))
+	accessFlags := der(0x03, []byte{0x03, 0xB8})
+	key := func(label string, id, ref byte, usage []byte, consent bool) []byte {
+		common := [][]byte{utf8String(label), der(0x03, []byte{0x07, 0x80}), der(0x04, []byte{0x01})} // private, authId 01
+		if consent {
+			common = append(common, der(0x02, []byte{0x01})) // userConsent
 		}
-		return der(0x30, common, keyAttrs, der(0xA1, der(0x30, dfPath, der(0x02, []byte{0x08, 0x00}))))
+		keyAttrs := der(0x30, der(0x04, []byte{id}), der(0x03, usage), accessFlags, der(0x02, []byte{0x00, ref}))
+		if p == ProfileECC {
+			return der(0xA0, der(0x30, common...), keyAttrs, der(0xA1, der(0x30, dfPath, der(0x02, []byte{0x01, 0x80}))))
+		}
+		return der(0x30, der(0x30, common...), keyAttrs, der(0xA1, der(0x30, dfPath, der(0x02, []byte{0x08, 0x00}))))
 	}
 	return bytes.Join([][]byte{
-		key("Authentication", 0x02, 0x82, []byte{0x05, 0x20}),  // KeyUsageFlags: sign
-		key("Signature", 0x03, 0x83, []byte{0x06, 0x00, 0x40}), // KeyUsageFlags: nonRepudiation
+		key("Authentication", 0x02, keyAuth, []byte{0x05, 0x20}, false), // KeyUsageFlags: sign
+		key("Signature", 0x03, keySign, []byte{0x06, 0x00, 0x40}, true), // KeyUsageFlags: nonRepudiation
 	}, nil)
 }
 
