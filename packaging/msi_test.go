@@ -110,6 +110,18 @@ func TestMSIPerUser(t *testing.T) {
 	if wc, _ := strconv.Atoi(m[1]); wc&8 == 0 {
 		t.Errorf("summary Word Count = %d: bit 8 (no elevation) unset, installing would ask for an administrator", wc)
 	}
+	// The summary carries no build-time randomness or clock
+	// (scripts/release.sh sets them): a package code derived from the
+	// inputs (a version 5 UUID) and one time, the commit's.
+	sum := output(t, "msiinfo", "suminfo", msi)
+	if !regexp.MustCompile(`(?m)^Revision number \(UUID\): \{[0-9A-F]{8}-[0-9A-F]{4}-5[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}\}$`).MatchString(sum) {
+		t.Errorf("package code is not derived from the inputs:\n%s", sum)
+	}
+	created := regexp.MustCompile(`(?m)^Created: (.*)$`).FindStringSubmatch(sum)
+	saved := regexp.MustCompile(`(?m)^Last saved: (.*)$`).FindStringSubmatch(sum)
+	if created == nil || saved == nil || created[1] != saved[1] {
+		t.Errorf("summary times differ (not set from the commit):\n%s", sum)
+	}
 	for _, table := range []string{"ServiceInstall", "ServiceControl"} {
 		if rows := msiTable(t, msi, table); len(rows) > 0 {
 			t.Errorf("%s has rows %v: cardbridge must not install a service", table, rows)

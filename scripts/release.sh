@@ -13,9 +13,9 @@
 # Reproducible: -trimpath, the version from git (scripts/version.sh), no
 # VCS stamping, and SOURCE_DATE_EPOCH (the commit time) for every
 # timestamp nfpm writes; the SBOMs carry no serial number or timestamp.
-# Two runs on the same commit give the same binaries, .deb and .rpm. The
-# MSI differs in its summary's creation time and package code, which wixl
-# always sets afresh; its payload is the same.
+# Two runs on the same commit give the same files, byte for byte (the
+# MSI's summary, which wixl fills from the clock and a random source, is
+# set from the commit time and the inputs afterwards).
 #
 # Tools: go (nfpm and cyclonedx-gomod run with `go run pkg@version`, so
 # they stay out of go.mod), gcc and libpcsclite-dev (the Linux binary
@@ -94,6 +94,13 @@ msiinfo export "$msi" Registry >"$stage/Registry.idt"
 	printf 'regRemoveFirefoxHost\t1\tSoftware\\Mozilla\\NativeMessagingHosts\\org.cardbridge.host\t-\t\tFirefoxHost\r\n'
 } >>"$stage/Registry.idt"
 (cd "$stage" && msibuild "$msi" -i Upgrade.idt -i Registry.idt)
+# Last, what makes two builds differ: wixl's random package code and the
+# build time in the summary. The package code must change whenever the
+# package does: derive it from the version and every input.
+inputs=$(cat "$stage"/windows-x64/* packaging/windows/cardbridge.wxs | sha256sum | cut -c1-64)
+package_code=$(go run ./packaging/pkgtool uuid5 "$upgrade_code" "package $VERSION $inputs")
+go run ./packaging/pkgtool msi-summary "$msi" "$package_code" "$SOURCE_DATE_EPOCH"
+msiinfo suminfo "$msi" | grep -qF "{$package_code}" || { echo "release: the MSI summary was not patched" >&2; exit 1; }
 
 echo "== SBOM (CycloneDX)"
 # From each binary's embedded build information (`go version -m`): the

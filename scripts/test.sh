@@ -107,6 +107,18 @@ release_checks() {
 	section "release: build dist/"
 	scripts/release.sh
 	(cd dist && sha256sum -c SHA256SUMS)
+	# A second build must give the same files byte for byte (the Go build
+	# cache serves the programs; nfpm, wixl and the SBOM tool run again).
+	section "release: reproducible"
+	local first
+	first=$(cat dist/SHA256SUMS)
+	scripts/release.sh >/dev/null
+	if [ "$first" != "$(cat dist/SHA256SUMS)" ]; then
+		diff <(printf '%s\n' "$first") dist/SHA256SUMS >&2
+		echo "test: a second scripts/release.sh gave different files" >&2
+		return 1
+	fi
+	echo "second build: identical"
 	section "release: package tests"
 	local out
 	if ! out=$(CARDBRIDGE_RELEASE=required go test -count=1 -v ./packaging/... 2>&1); then

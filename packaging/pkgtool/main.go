@@ -3,6 +3,8 @@
 //
 //	pkgtool manifests DIR          write the native-messaging manifests under DIR (the packaging directory)
 //	pkgtool uuid5 NAMESPACE NAME   print the name-based (SHA-1, RFC 9562 version 5) UUID of NAME in NAMESPACE
+//	pkgtool msi-summary MSI PACKAGECODE EPOCH
+//	                               set the MSI summary's package code and its creation and save times
 package main
 
 import (
@@ -12,7 +14,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cardbridge/cardbridge/packaging"
 )
@@ -28,6 +32,12 @@ func run(args []string) error {
 	switch {
 	case len(args) == 2 && args[0] == "manifests":
 		return writeManifests(args[1])
+	case len(args) == 4 && args[0] == "msi-summary":
+		epoch, err := strconv.ParseInt(args[3], 10, 64)
+		if err != nil {
+			return fmt.Errorf("epoch %q: %w", args[3], err)
+		}
+		return patchMSISummary(args[1], args[2], time.Unix(epoch, 0))
 	case len(args) == 3 && args[0] == "uuid5":
 		u, err := uuid5(args[1], args[2])
 		if err != nil {
@@ -36,7 +46,7 @@ func run(args []string) error {
 		fmt.Println(u)
 		return nil
 	}
-	return errors.New("usage: pkgtool manifests DIR | pkgtool uuid5 NAMESPACE NAME")
+	return errors.New("usage: pkgtool manifests DIR | pkgtool uuid5 NAMESPACE NAME | pkgtool msi-summary MSI PACKAGECODE EPOCH")
 }
 
 func writeManifests(dir string) error {
