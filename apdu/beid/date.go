@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // IsZero reports whether d carries no date at all.
@@ -158,31 +159,46 @@ func ParseBirthDate(s string) (Date, error) {
 	return d, nil
 }
 
-// FormatBirthDate writes d the way the card prints birth dates in lang
-// ("nl", "fr" or "de"; anything else is taken as "nl"): "02 MAAR 1990",
-// "02 MARS 1990", "02.MÄR.1990". Unknown parts are left out, so a date with
-// only a year formats as "1990". The zero Date formats as "".
+// FormatBirthDate writes d the way real cards print birth dates in lang
+// ("nl", "fr" or "de"; anything else is taken as "nl"), as in the identity
+// files of commons-eid's test data: Dutch "02 MAAR 1990", French with the
+// month padded to four letters "26 AVR  1975" and "29 SEPT 1979", German
+// "22.DEZ. 1997". Unknown parts are left out, so a date with only a year
+// formats as "1990". The zero Date formats as "".
 func FormatBirthDate(d Date, lang string) string {
 	if d.IsZero() {
 		return ""
 	}
-	names, ok := birthMonths[strings.ToLower(lang)]
+	lang = strings.ToLower(lang)
+	names, ok := birthMonths[lang]
 	if !ok {
-		names = birthMonths["nl"]
+		lang, names = "nl", birthMonths["nl"]
 	}
-	sep := " "
-	if strings.EqualFold(lang, "de") {
-		sep = "."
-	}
-	var parts []string
+	var b strings.Builder
 	if d.Day != 0 {
-		parts = append(parts, fmt.Sprintf("%02d", d.Day))
+		fmt.Fprintf(&b, "%02d", d.Day)
+		if lang == "de" {
+			b.WriteByte('.')
+		} else {
+			b.WriteByte(' ')
+		}
 	}
 	if d.Month >= 1 && d.Month <= 12 {
-		parts = append(parts, names[d.Month-1])
+		m := names[d.Month-1]
+		switch lang {
+		case "de":
+			m += ". "
+		case "fr":
+			m += strings.Repeat(" ", 5-utf8.RuneCountInString(m))
+		default:
+			m += " "
+		}
+		b.WriteString(m)
+	} else if lang == "de" && d.Day != 0 {
+		b.WriteByte(' ')
 	}
-	parts = append(parts, fmt.Sprintf("%04d", d.Year))
-	return strings.Join(parts, sep)
+	fmt.Fprintf(&b, "%04d", d.Year)
+	return b.String()
 }
 
 // partialBirthDate is what ParseIdentity keeps of a birth date that

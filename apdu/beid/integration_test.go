@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cardbridge/cardbridge/apdu"
 	"github.com/cardbridge/cardbridge/apdu/beid"
@@ -375,5 +377,56 @@ func TestSimContextCancelled(t *testing.T) {
 	}
 	if card.Commands() != 0 {
 		t.Errorf("%d commands sent with a cancelled context", card.Commands())
+	}
+}
+
+// TestSimRealCardLayouts is S8 and D5 end to end: cards written the way
+// real ones are (birth dates as in commons-eid's real identity files, the
+// street padded with 25 spaces as in its address-fcorneli.tlv) read back
+// with the dates parsed and the street trimmed, and their RRN signatures,
+// made over the padded bytes, still verify.
+func TestSimRealCardLayouts(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		raw  string
+		want beid.Date
+	}{
+		{"22.DEZ. 1997", beid.Date{Year: 1997, Month: time.December, Day: 22}},
+		{"13.AUG. 1996", beid.Date{Year: 1996, Month: time.August, Day: 13}},
+		{"26 AVR  1975", beid.Date{Year: 1975, Month: time.April, Day: 26}},
+		{"29 SEPT 1979", beid.Date{Year: 1979, Month: time.September, Day: 29}},
+		{"21 DEC  1981", beid.Date{Year: 1981, Month: time.December, Day: 21}},
+		{"1 JAN 1971", beid.Date{Year: 1971, Month: time.January, Day: 1}},
+	} {
+		t.Run(tc.raw, func(t *testing.T) {
+			pki, err := pkis[sim.ProfileECC]()
+			if err != nil {
+				t.Fatal(err)
+			}
+			person := sim.DefaultPerson()
+			person.Identity.BirthDateRaw = tc.raw
+			person.Identity.BirthDate = tc.want
+			person.Address.Street = "Elfbunderslaan 76" + strings.Repeat(" ", 25)
+			card, err := sim.New(sim.Options{PKI: pki, Person: person})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := beid.New(card).ReadAll(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Identity.BirthDate != tc.want || got.Identity.BirthDateRaw != tc.raw || len(got.Identity.FieldErrors) != 0 {
+				t.Errorf("birth date %q = %v (%v), want %v", got.Identity.BirthDateRaw, got.Identity.BirthDate, got.Identity.FieldErrors, tc.want)
+			}
+			if got.Address.Street != "Elfbunderslaan 76" {
+				t.Errorf("street %q, want it trimmed", got.Address.Street)
+			}
+			if !bytes.Contains(got.AddressFile, []byte("76"+strings.Repeat(" ", 25))) {
+				t.Error("the address file lost its padding")
+			}
+			if !got.Integrity.Valid() {
+				t.Errorf("integrity: %+v", got.Integrity)
+			}
+		})
 	}
 }

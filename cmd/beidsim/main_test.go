@@ -262,7 +262,7 @@ func TestPersonFile(t *testing.T) {
 		v.send([]byte{0x00, 0xB0, 0x00, 0x00, id[1]})
 		id = v.recv()
 	}
-	if !bytes.Contains(id, []byte("12.MÄR.1978")) || !bytes.Contains(id, []byte("Schröder")) {
+	if !bytes.Contains(id, []byte("12.MÄR. 1978")) || !bytes.Contains(id, []byte("Schröder")) {
 		t.Errorf("identity file % X", id)
 	}
 	stop()
