@@ -555,6 +555,8 @@ export class CardBridge {
   async #open() {
     if (this.#transportChoice !== Transport.WEBSOCKET) {
       const ext = await findExtension(this.#window, this.#extensionProbeMs);
+      // The page may have closed the client while the probe ran.
+      if (this.#closedByUser) throw new ConnectionError(ErrorCode.DISCONNECTED, "Connection closed by the page");
       if (ext) {
         this.#transport = Transport.EXTENSION;
         return this.#openExtension(ext);

@@ -199,6 +199,18 @@ describe("extension transport", () => {
     assert.equal(ext.sessions.length, 4);
   });
 
+  test("close() while the client looks for the extension opens nothing", async () => {
+    const ext = loadExtension({ host: helloHost });
+    const c = client({ window: ext.window });
+    const p = c.connect();
+    c.close();
+    const err = await p.catch((e) => e);
+    assert.equal(err.code, ErrorCode.DISCONNECTED);
+    await sleep(30);
+    assert.equal(ext.sessions.length, 0);
+    assert.equal(c.connected, false);
+  });
+
   test("a page that opens sessions in a loop is rate limited", async () => {
     const ext = loadExtension({ host: helloHost });
     const codes = [];
