@@ -103,6 +103,12 @@ type flowResult struct {
 	// The registration code refused.
 	CodeError     string `json:"codeError"`
 	CodeErrorCode string `json:"codeErrorCode"`
+	// Set only with CODE_RENEWAL: the phone's first and next code, and
+	// what the page said when given the first after it expired.
+	FirstCode        string `json:"firstCode"`
+	RenewedCode      string `json:"renewedCode"`
+	ExpiredError     string `json:"expiredError"`
+	ExpiredErrorCode string `json:"expiredErrorCode"`
 	// The application summary and the card checks.
 	Summary     map[string]string `json:"summary"`
 	Integrity   string            `json:"integrity"`
@@ -175,7 +181,7 @@ func startWorldWith(t *testing.T, readers bridge.Readers, pki *sim.PKI, tweak fu
 }
 
 // startWorldOn is startWorldWith with the portal at https://host:PORT.
-func startWorldOn(t *testing.T, host string, readers bridge.Readers, pki *sim.PKI, tweak func(*bridge.Config)) *world {
+func startWorldOn(t *testing.T, host string, readers bridge.Readers, pki *sim.PKI, tweak func(*bridge.Config), portalOpts ...func(*portal.Config)) *world {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -209,7 +215,7 @@ func startWorldOn(t *testing.T, host string, readers bridge.Readers, pki *sim.PK
 		defer c()
 		srv.Shutdown(sctx)
 	})
-	w := startPortalOn(t, host, pki, bport, pr)
+	w := startPortalOn(t, host, pki, bport, pr, portalOpts...)
 	w.server = srv
 	return w
 }
@@ -222,7 +228,7 @@ func startPortal(t *testing.T, pki *sim.PKI, bridgePort int, pr *bridgetest.Prom
 }
 
 // startPortalOn is startPortal with the portal at https://host:PORT.
-func startPortalOn(t *testing.T, host string, pki *sim.PKI, bridgePort int, pr *bridgetest.Prompter) *world {
+func startPortalOn(t *testing.T, host string, pki *sim.PKI, bridgePort int, pr *bridgetest.Prompter, opts ...func(*portal.Config)) *world {
 	t.Helper()
 	logger := testLogger(t)
 	pln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -243,7 +249,11 @@ func startPortalOn(t *testing.T, host string, pki *sim.PKI, bridgePort int, pr *
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := portal.New(portal.Config{Validator: v, BridgeURL: fmt.Sprintf("ws://127.0.0.1:%d/v1", bridgePort), Logger: logger.With("side", "portal")})
+	pcfg := portal.Config{Validator: v, BridgeURL: fmt.Sprintf("ws://127.0.0.1:%d/v1", bridgePort), Logger: logger.With("side", "portal")}
+	for _, o := range opts {
+		o(&pcfg)
+	}
+	p, err := portal.New(pcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -619,5 +629,35 @@ func TestBrowserHostileText(t *testing.T) {
 	}
 	if subs := w.portal.Submissions(); len(subs) != 1 || subs[0].Application.GivenName != person.Identity.GivenNames {
 		t.Errorf("submissions %+v", subs)
+	}
+}
+
+// TestBrowserCodeRenewal runs the registration with codes that live a few
+// seconds: the phone stand-in counts down and shows a new code by itself
+// when one runs out; the portal refuses the old code as expired, saying
+// so, and takes the new one.
+func TestBrowserCodeRenewal(t *testing.T) {
+	tl := requireBrowser(t)
+	card, err := sim.New(sim.Options{Profile: sim.ProfileECC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ttl = 8 * time.Second
+	w := startWorldOn(t, "localhost", simReaders(t, card), card.PKI(), nil, func(c *portal.Config) { c.RegistrationCodeTTL = ttl })
+	res := runBrowser(t, tl, w, "renewal", "LOCALE=nl-BE", "CODE_RENEWAL=1")
+	if len(res.Problems) > 0 {
+		t.Errorf("page errors: %q", res.Problems)
+	}
+	if res.PhoneCountdown != "0:08" && res.PhoneCountdown != "0:07" {
+		t.Errorf("phone countdown %q at first, want 0:08", res.PhoneCountdown)
+	}
+	if res.RenewedCode == "" || res.RenewedCode == res.FirstCode {
+		t.Errorf("phone showed %q, then %q: no new code", res.FirstCode, res.RenewedCode)
+	}
+	if res.ExpiredErrorCode != "CODE_EXPIRED" || !strings.HasPrefix(res.ExpiredError, "Deze code is verlopen") {
+		t.Errorf("old code: page shows %s %q", res.ExpiredErrorCode, res.ExpiredError)
+	}
+	if res.PhoneDone != dutch.phoneDone || len(w.portal.Submissions()) != 1 {
+		t.Errorf("registration not completed: phone %q, %d submissions", res.PhoneDone, len(w.portal.Submissions()))
 	}
 }

@@ -333,6 +333,7 @@ export function validPhone(s) {
 function fieldError(id, key) {
   const input = $(`f-${id}`);
   show(loc, $(`e-${id}`), key);
+  if (!key) delete $(`e-${id}`).dataset.code;
   if (key) input.setAttribute("aria-invalid", "true");
   else input.removeAttribute("aria-invalid");
   return !key;

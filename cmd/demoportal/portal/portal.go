@@ -56,6 +56,9 @@ type Config struct {
 	SessionTTL time.Duration
 	// MaxSessions bounds the session table; zero means 10000.
 	MaxSessions int
+	// RegistrationCodeTTL is how long a registration code stays valid;
+	// zero means DefaultCodeTTL (15 minutes, as in the guide).
+	RegistrationCodeTTL time.Duration
 }
 
 // Person is who a session belongs to, as read from the authentication
@@ -107,6 +110,7 @@ type Portal struct {
 	log       *slog.Logger
 	now       func() time.Time
 	ttl       time.Duration
+	codeTTL   time.Duration
 	csp       string
 
 	sessions *sessionStore
@@ -129,6 +133,7 @@ func New(cfg Config) (*Portal, error) {
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		ttl:       cfg.SessionTTL,
+		codeTTL:   cfg.RegistrationCodeTTL,
 	}
 	if p.static == nil {
 		p.static = web.Files
@@ -148,6 +153,9 @@ func New(cfg Config) (*Portal, error) {
 	}
 	if p.ttl <= 0 {
 		p.ttl = 30 * time.Minute
+	}
+	if p.codeTTL <= 0 {
+		p.codeTTL = DefaultCodeTTL
 	}
 	max := cfg.MaxSessions
 	if max <= 0 {

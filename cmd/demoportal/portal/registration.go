@@ -62,10 +62,10 @@ func newCode() string {
 	return string(b)
 }
 
-// renew gives reg a fresh code when it has none, or when its code expired
-// or was burned by wrong tries. Only a confirmed or completed
-// registration keeps its state without a code.
-func (reg *registration) renew(now time.Time) {
+// renew gives reg a fresh code, valid for ttl, when it has none, or when
+// its code expired or was burned by wrong tries. A confirmed, completed or
+// locked registration gets no new code.
+func (reg *registration) renew(now time.Time, ttl time.Duration) {
 	if reg.confirmed || reg.completed || reg.total >= maxTriesPerSession {
 		return
 	}
@@ -74,7 +74,7 @@ func (reg *registration) renew(now time.Time) {
 	}
 	reg.previous = reg.code
 	reg.code = newCode()
-	reg.expires = now.Add(DefaultCodeTTL)
+	reg.expires = now.Add(ttl)
 	reg.tries = 0
 }
 
@@ -171,7 +171,7 @@ func (p *Portal) handlePhone(w http.ResponseWriter, r *http.Request) (any, error
 	if ss.reg == nil {
 		ss.reg = &registration{}
 	}
-	ss.reg.renew(now)
+	ss.reg.renew(now, p.codeTTL)
 	return ss.reg.state(now), nil
 }
 
