@@ -138,10 +138,15 @@ func async[T any](f func() (T, error)) <-chan result[T] {
 
 func await[T any](t *testing.T, ch <-chan result[T]) (T, error) {
 	t.Helper()
+	return awaitWithin(t, 30*time.Second, ch)
+}
+
+func awaitWithin[T any](t *testing.T, d time.Duration, ch <-chan result[T]) (T, error) {
+	t.Helper()
 	select {
 	case r := <-ch:
 		return r.v, r.err
-	case <-time.After(30 * time.Second):
+	case <-time.After(d):
 		t.Fatal("prompt did not return")
 	}
 	panic("unreachable")

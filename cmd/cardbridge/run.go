@@ -11,8 +11,6 @@ import (
 	"runtime"
 	"strings"
 
-	"golang.org/x/term"
-
 	"github.com/cardbridge/cardbridge/bridge"
 	"github.com/cardbridge/cardbridge/bridge/pcscreaders"
 	"github.com/cardbridge/cardbridge/config"
@@ -187,23 +185,23 @@ func choosePrompter(choice string, cfg config.Config, log *slog.Logger) (bridge.
 	native := func() bridge.Prompter {
 		return prompt.New(prompt.Options{Timeout: cfg.PromptTimeout(), Language: cfg.Language, Logger: log})
 	}
-	tty := term.IsTerminal(int(os.Stdin.Fd()))
 	switch choice {
 	case "native":
 		return native(), "native", nil
 	case "terminal":
-		if !tty {
-			return nil, "", errors.New("--prompter=terminal needs an interactive terminal on stdin")
+		t, err := prompt.NewTerminal(os.Stdin, os.Stderr)
+		if err != nil {
+			return nil, "", fmt.Errorf("--prompter=terminal needs an interactive terminal on stdin: %w", err)
 		}
-		return newTerminalPrompter(os.Stdin, os.Stderr), "terminal", nil
+		return t, "terminal", nil
 	case "deny":
 		return bridge.DenyPrompter{}, "deny", nil
 	case "auto":
 		if hasDesktop() {
 			return native(), "native", nil
 		}
-		if tty {
-			return newTerminalPrompter(os.Stdin, os.Stderr), "terminal", nil
+		if t, err := prompt.NewTerminal(os.Stdin, os.Stderr); err == nil {
+			return t, "terminal", nil
 		}
 		return bridge.DenyPrompter{}, "deny", nil
 	}
