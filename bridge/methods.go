@@ -528,11 +528,14 @@ func mPINVerify(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 // Web eID token constants. The format string is the one the Web eID
 // application emits; validators accept any "web-eid:1" minor version.
 const (
-	webEIDFormat   = "web-eid:1.0"
-	minNonceLen    = 44
-	maxNonceLen    = 128
-	maxDocNameLen  = 200
-	appVersionBase = "https://cardbridge.invalid/releases/"
+	webEIDFormat = "web-eid:1.0"
+	// webEIDFormatWithSigning is the format of a token that carries the
+	// signing certificate (unverifiedSigningCertificates).
+	webEIDFormatWithSigning = "web-eid:1.1"
+	minNonceLen             = 44
+	maxNonceLen             = 128
+	maxDocNameLen           = 200
+	appVersionBase          = "https://cardbridge.invalid/releases/"
 )
 
 // webEIDAlgorithm returns the JWA name and hash for a certificate key:
@@ -569,6 +572,10 @@ func mAuthenticate(ctx context.Context, rc *reqCtx, params []byte) (any, error) 
 	var p struct {
 		Reader         *string `json:"reader"`
 		ChallengeNonce string  `json:"challengeNonce"`
+		// GetSigningCertificate asks for a web-eid:1.1 token that also
+		// carries the signing certificate, as Web eID's flag of that
+		// name does, saving the portal a certificates round trip.
+		GetSigningCertificate bool `json:"getSigningCertificate"`
 	}
 	if err := decodeParams(params, &p); err != nil {
 		return nil, err
@@ -603,14 +610,36 @@ func mAuthenticate(ctx context.Context, rc *reqCtx, params []byte) (any, error) 
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{
+		token := map[string]any{
 			"unverifiedCertificate": base64.StdEncoding.EncodeToString(cert.Raw),
 			"algorithm":             alg,
 			"signature":             base64.StdEncoding.EncodeToString(sig.Raw),
 			"format":                webEIDFormat,
 			"appVersion":            appVersion,
-		}, nil
+		}
+		if p.GetSigningCertificate {
+			sc, err := card.Certificate(ctx, beid.FileSignCert)
+			if err != nil {
+				return nil, err
+			}
+			token["format"] = webEIDFormatWithSigning
+			token["unverifiedSigningCertificates"] = []map[string]any{{
+				"certificate":                  base64.StdEncoding.EncodeToString(sc.Raw),
+				"supportedSignatureAlgorithms": supportedSignatureAlgorithms(sc),
+			}}
+		}
+		return token, nil
 	})
+}
+
+// supportedSignatureAlgorithms lists what the sign method can do with the
+// key of cert, in the form of Web eID's 1.1 token.
+func supportedSignatureAlgorithms(cert *x509.Certificate) []map[string]string {
+	var out []map[string]string
+	for _, h := range []string{"SHA-256", "SHA-384", "SHA-512"} {
+		out = append(out, signatureAlgorithm(cert, h))
+	}
+	return out
 }
 
 // hashByName maps the protocol's hash names to hashes.

@@ -216,9 +216,26 @@ export interface AuthToken {
   unverifiedCertificate: string;
   algorithm: "ES256" | "ES384" | "ES512" | "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512";
   signature: string;
-  /** "web-eid:1" or a 1.x minor version such as "web-eid:1.0" (what cardbridge sends). */
+  /**
+   * "web-eid:1" or a 1.x minor version: cardbridge sends "web-eid:1.0", or
+   * "web-eid:1.1" when asked for the signing certificate.
+   */
   format: "web-eid:1" | `web-eid:1.${string}`;
   appVersion: string;
+  /** web-eid:1.1: the card's signing certificate, for a later `sign`. Validate it on the server. */
+  unverifiedSigningCertificates?: SigningCertificate[];
+}
+
+export interface SigningCertificate {
+  /** base64 DER. */
+  certificate: string;
+  supportedSignatureAlgorithms: SignatureAlgorithm[];
+}
+
+export interface SignatureAlgorithm {
+  cryptoAlgorithm: "ECC" | "RSA";
+  hashFunction: HashAlgorithm;
+  paddingScheme: "NONE" | "PKCS1.5" | "PSS";
 }
 
 export type HashAlgorithm = "SHA-256" | "SHA-384" | "SHA-512";
@@ -324,7 +341,7 @@ export class CardBridge {
   photo(opts?: ReaderOptions): RequestPromise<PhotoResult>;
   certificates(opts?: ReaderOptions): RequestPromise<CertificatesResult>;
   verifyPin(opts?: ReaderOptions): RequestPromise<{ verified: true }>;
-  authenticate(opts: ReaderOptions & { challengeNonce: string }): RequestPromise<AuthToken>;
+  authenticate(opts: ReaderOptions & { challengeNonce: string; getSigningCertificate?: boolean }): RequestPromise<AuthToken>;
   sign(
     opts: ReaderOptions & {
       digest: Uint8Array | ArrayBuffer | ArrayBufferView | string;

@@ -436,12 +436,17 @@ export class CardBridge {
    * `authenticate`: a Web eID (web-eid:1) authentication token for the
    * portal's challenge nonce. The daemon signs hash(origin) ‖ hash(nonce)
    * with the page's real origin, so post the token to your own server only.
+   * With `getSigningCertificate: true` the token is web-eid:1.1 and also
+   * carries the signing certificate (`unverifiedSigningCertificates`), so
+   * the portal needs no separate `certificates` call before a signature.
    */
-  authenticate({ challengeNonce, reader, ...opts } = {}) {
+  authenticate({ challengeNonce, reader, getSigningCertificate, ...opts } = {}) {
     if (typeof challengeNonce !== "string" || challengeNonce.length < 44 || challengeNonce.length > 128) {
       return rejectNow(ErrorCode.BAD_REQUEST, "challengeNonce must be a string of 44 to 128 characters", "authenticate");
     }
-    return this.request("authenticate", { ...readerParams(reader), challengeNonce }, opts);
+    const params = { ...readerParams(reader), challengeNonce };
+    if (getSigningCertificate) params.getSigningCertificate = true;
+    return this.request("authenticate", params, opts);
   }
 
   /**

@@ -239,6 +239,8 @@ describe("params", () => {
     const nonce = Buffer.alloc(32, 1).toString("base64");
     assert.deepEqual(await c.authenticate({ challengeNonce: nonce }), token);
     assert.deepEqual(d.received.find((r) => r.method === "authenticate").params, { challengeNonce: nonce });
+    await c.authenticate({ challengeNonce: nonce, getSigningCertificate: true });
+    assert.deepEqual(d.received.filter((r) => r.method === "authenticate")[1].params, { challengeNonce: nonce, getSigningCertificate: true });
   });
 
   test("base64 helpers round-trip", () => {
