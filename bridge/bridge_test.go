@@ -380,6 +380,19 @@ func TestPinpad(t *testing.T) {
 	}
 }
 
+// TestPinpadLanguage is D7 through the bridge: the pinpad reader prompts
+// in the user's language.
+func TestPinpadLanguage(t *testing.T) {
+	for lang, want := range map[string]uint16{"fr": 0x080C, "nl": 0x0813, "": 0x0409} {
+		e, _ := newEnv(t, sim.ProfileECC, preConsented, func(c *bridge.Config) { c.Language = lang })
+		e.readers.SetPinpad(reader0, func(ctx context.Context) ([]byte, error) { return []byte(testPIN), nil })
+		e.dial(testOrigin).ok("pin.verify", nil, nil)
+		if got := e.readers.PinpadLanguage(reader0); got != want {
+			t.Errorf("language %q: the pinpad got wLangId %04X, want %04X", lang, got, want)
+		}
+	}
+}
+
 func TestReaderSelection(t *testing.T) {
 	e, _ := newEnv(t, 0, preConsented)
 	c := e.dial(testOrigin)

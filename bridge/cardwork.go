@@ -135,6 +135,15 @@ type guardedPinpad struct {
 	g *cardGuard
 }
 
+// PinpadReader passes on the reader's name and firmware, when the wrapped
+// pinpad tells them, for the driver's per-reader fixes.
+func (p guardedPinpad) PinpadReader(ctx context.Context) (string, uint16) {
+	if r, ok := p.p.(beid.PinpadReader); ok {
+		return r.PinpadReader(ctx)
+	}
+	return "", 0
+}
+
 func (p guardedPinpad) VerifyPINDirect(ctx context.Context, verifyStructure []byte) ([]byte, error) {
 	var resp []byte
 	err := p.g.run(func() error {

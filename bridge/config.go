@@ -41,6 +41,10 @@ type Config struct {
 	// Prompter shows the user's dialogs. Nil means DenyPrompter: nothing
 	// is ever approved without a user.
 	Prompter Prompter
+	// Language is the user's language ("nl", "fr", "de" or "en"), in which
+	// a pinpad reader with a display shows its own prompts. Empty means
+	// English.
+	Language string
 	// Consents stores the origins the user allowed for good. Nil means a
 	// fresh MemoryConsentStore.
 	Consents ConsentStore

@@ -378,6 +378,7 @@ func mCertificates(ctx context.Context, rc *reqCtx, params []byte) (any, error) 
 type pinGate struct {
 	serial   []byte // card the dialogs were about
 	pinpad   bool
+	lang     string // Config.Language, for the pinpad reader's prompts
 	pin      []byte
 	verified bool // verify was called, so the card may hold a verified PIN
 }
@@ -408,8 +409,8 @@ func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docN
 	if err != nil {
 		return nil, err
 	}
-	g := &pinGate{serial: st.serial, pinpad: st.pinpad}
 	s := rc.core()
+	g := &pinGate{serial: st.serial, pinpad: st.pinpad, lang: s.cfg.Language}
 	req := PINRequest{Origin: rc.conn.origin, Reader: info.Name, Purpose: purpose, TriesLeft: st.tries, DocumentName: docName}
 	if st.tries == 1 {
 		ok, err := s.prompts.confirmLastTry(ctx, rc.conn.ctx, req)
@@ -442,7 +443,7 @@ func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docN
 func (g *pinGate) verify(ctx context.Context, sess CardSession, card *cachedCard) error {
 	g.verified = true
 	if g.pinpad {
-		return card.VerifyPINPinpad(ctx, sess.Pinpad())
+		return card.VerifyPINPinpad(ctx, sess.Pinpad(), g.lang)
 	}
 	return card.VerifyPIN(ctx, g.pin)
 }

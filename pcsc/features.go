@@ -104,3 +104,20 @@ func (c *Card) VerifyPINDirect(ctx context.Context, verifyStructure []byte) ([]b
 	}
 	return rsp, nil
 }
+
+// FirmwareVersion returns the reader's firmware version as major<<8|minor,
+// from the high half of SCARD_ATTR_VENDOR_IFD_VERSION (0xMMmmbbbb: major,
+// minor, build), or 0 when the reader driver does not report it. The
+// BELPIC driver needs it for a pinpad reader's quirk (beid.PinpadOptions).
+func (c *Card) FirmwareVersion(ctx context.Context) uint16 {
+	if err := c.lock(ctx, opControl); err != nil {
+		return 0
+	}
+	defer c.unlock()
+	b, err := c.h.GetAttrib(scard.AttrVendorIfdVersion)
+	if err != nil || len(b) < 4 {
+		return 0
+	}
+	// A DWORD in the host's byte order.
+	return uint16(binary.NativeEndian.Uint32(b) >> 16)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/cardbridge/cardbridge/apdu"
 )
@@ -150,6 +151,11 @@ const (
 	// bmFormatString: units are bytes (0x80), the PIN starts one unit
 	// after the header (1<<3), left justified, BCD (0x01).
 	pinpadFormat = 0x89
+	// pinpadFormatSPR532 is the plain BCD form that SCM's SPR532
+	// ("SPRx32 USB") wants below firmware 5.06, where eid-mw
+	// (cardcomm/pkcs11/src/cardlayer/pinpad.cpp, ToFormatString) sends it.
+	pinpadFormatSPR532 = 0x01
+	spr532Firmware     = 0x0506
 	// bmPINBlockString: the length is a 4-bit field (4<<4) and the PIN
 	// block is 7 bytes after the length byte (0x07).
 	pinpadBlock = 0x47
@@ -157,28 +163,69 @@ const (
 	pinpadLengthFormat = 0x04
 	// bEntryValidationCondition: the user confirms with the OK key.
 	pinpadValidation = 0x02
-	pinpadLangEnUS   = 0x0409
+	// gemPCPinpadMaxPIN is the longest PIN the Gemplus GemPC Pinpad takes
+	// (e-Contract commons-eid, GemplusGemPCPinpad: wPINMaxExtraDigit 04 08).
+	gemPCPinpadMaxPIN = 8
 )
+
+// Windows language identifiers (wLangId) for the reader's own prompts:
+// Belgian Dutch and French, German, US English.
+var pinpadLangIDs = map[string]uint16{"nl": 0x0813, "fr": 0x080C, "de": 0x0407, "en": 0x0409}
+
+// PinpadOptions adapt a pinpad PIN entry to the reader and to the user.
+type PinpadOptions struct {
+	// Reader is the reader's PC/SC name, which selects the per-reader
+	// fixes of the official middleware.
+	Reader string
+	// Firmware is the reader's firmware version as major<<8|minor (the
+	// high half of SCARD_ATTR_VENDOR_IFD_VERSION), 0 when unknown.
+	Firmware uint16
+	// Language is the user's language, "nl", "fr", "de" or "en", in which
+	// a reader with a display shows its prompts; others mean English.
+	Language string
+}
+
+// A PinpadReader is a Pinpad that can tell which reader it is, for
+// PinpadOptions.Reader and Firmware.
+type PinpadReader interface {
+	Pinpad
+	PinpadReader(ctx context.Context) (name string, firmware uint16)
+}
 
 // PinpadVerifyStructure returns the PIN_VERIFY_STRUCTURE (PC/SC part 10,
 // FEATURE_VERIFY_PIN_DIRECT) that makes a pinpad reader collect the BELPIC
 // PIN and send the VERIFY itself. 16-bit and 32-bit fields are little
 // endian, as CCID has them. The embedded APDU is VERIFY with an empty PIN
 // block (20 FF..FF); the reader writes the length nibble and the digits.
-func PinpadVerifyStructure() []byte {
+// Two readers get the fixes of the official middleware: SCM's "SPRx32 USB"
+// below firmware 5.06 the plain BCD format string, the "Gemplus GemPC
+// Pinpad" at most 8 digits.
+func PinpadVerifyStructure(o PinpadOptions) []byte {
+	format := byte(pinpadFormat)
+	if o.Firmware != 0 && o.Firmware < spr532Firmware && strings.Contains(o.Reader, "SPRx32 USB") {
+		format = pinpadFormatSPR532
+	}
+	maxLen := MaxPINLength
+	if strings.HasPrefix(o.Reader, "Gemplus GemPC Pinpad") {
+		maxLen = gemPCPinpadMaxPIN
+	}
+	lang, ok := pinpadLangIDs[strings.ToLower(o.Language)]
+	if !ok {
+		lang = pinpadLangIDs["en"]
+	}
 	verify := []byte{0x00, apdu.InsVerify, 0x00, pinRef, 0x08, 0x20, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
 	b := []byte{
 		pinpadTimeout,      // bTimerOut
 		pinpadTimeout,      // bTimerOut2
-		pinpadFormat,       // bmFormatString
+		format,             // bmFormatString
 		pinpadBlock,        // bmPINBlockString
 		pinpadLengthFormat, // bmPINLengthFormat
 	}
 	// wPINMaxExtraDigit is 0xXXYY with XX the minimum and YY the maximum
 	// length, so its little-endian bytes are max, min: 0C 04.
-	b = binary.LittleEndian.AppendUint16(b, MinPINLength<<8|MaxPINLength)
+	b = binary.LittleEndian.AppendUint16(b, uint16(MinPINLength<<8|maxLen))
 	b = append(b, pinpadValidation, 0x01) // bEntryValidationCondition, bNumberMessage
-	b = binary.LittleEndian.AppendUint16(b, pinpadLangEnUS)
+	b = binary.LittleEndian.AppendUint16(b, lang)
 	b = append(b, 0x00)             // bMsgIndex
 	b = append(b, 0x00, 0x00, 0x00) // bTeoPrologue: T=0, no prologue
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(verify)))
@@ -194,15 +241,22 @@ const (
 	swPinpadFormat    apdu.StatusWord = 0x6403
 )
 
-// VerifyPINPinpad lets the user enter the PIN on the reader's keypad. The
-// card's answer is reported as VerifyPIN does; a timeout or a cancel on the
-// keypad gives ErrPinpadTimeout or ErrPinpadCancelled, and a PIN of the
-// wrong length ErrInvalidPIN. None of these spends a try.
-func (c *Card) VerifyPINPinpad(ctx context.Context, p Pinpad) error {
+// VerifyPINPinpad lets the user enter the PIN on the reader's keypad, the
+// reader's prompts in lang (the user's language: "nl", "fr", "de" or
+// "en"). When p is a PinpadReader, the entry gets the fixes for that
+// reader (see PinpadVerifyStructure). The card's answer is reported as
+// VerifyPIN does; a timeout or a cancel on the keypad gives
+// ErrPinpadTimeout or ErrPinpadCancelled, and a PIN of the wrong length
+// ErrInvalidPIN. None of these spends a try.
+func (c *Card) VerifyPINPinpad(ctx context.Context, p Pinpad, lang string) error {
 	if p == nil {
 		return fmt.Errorf("%w: no pinpad", ErrUnsupported)
 	}
-	raw, err := p.VerifyPINDirect(ctx, PinpadVerifyStructure())
+	o := PinpadOptions{Language: lang}
+	if r, ok := p.(PinpadReader); ok {
+		o.Reader, o.Firmware = r.PinpadReader(ctx)
+	}
+	raw, err := p.VerifyPINDirect(ctx, PinpadVerifyStructure(o))
 	if err != nil {
 		return fmt.Errorf("beid: pinpad: %w", err)
 	}

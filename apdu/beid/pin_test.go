@@ -2,6 +2,7 @@ package beid
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -146,8 +147,57 @@ func TestPinpadVerifyStructure(t *testing.T) {
 		"000000" + // bTeoPrologue
 		"0D000000" + // ulDataLength 13
 		"00200001 08 20FFFFFFFFFFFFFF"
-	if got := bytes2hex(PinpadVerifyStructure()); got != strings.ReplaceAll(want, " ", "") {
+	if got := bytes2hex(PinpadVerifyStructure(PinpadOptions{})); got != strings.ReplaceAll(want, " ", "") {
 		t.Errorf("PinpadVerifyStructure =\n %s\nwant\n %s", got, want)
+	}
+}
+
+// TestPinpadPerReader is D7: the official middleware's reader fixes and
+// the reader's prompts in the user's language.
+func TestPinpadPerReader(t *testing.T) {
+	const spr = "SCM Microsystems Inc. SPRx32 USB Smart Card Reader 00 00"
+	for _, tc := range []struct {
+		name   string
+		o      PinpadOptions
+		format byte
+		max    byte
+		lang   uint16
+	}{
+		{"default", PinpadOptions{Reader: "Cherry SmartTerminal ST-2xxx 00 00"}, 0x89, 12, 0x0409},
+		{"old SPR532", PinpadOptions{Reader: spr, Firmware: 0x0505}, 0x01, 12, 0x0409},
+		{"SPR532 5.06", PinpadOptions{Reader: spr, Firmware: 0x0506}, 0x89, 12, 0x0409},
+		{"SPR532 firmware unknown", PinpadOptions{Reader: spr}, 0x89, 12, 0x0409},
+		{"old firmware, other reader", PinpadOptions{Reader: "Some Reader 00 00", Firmware: 0x0100}, 0x89, 12, 0x0409},
+		{"GemPC Pinpad", PinpadOptions{Reader: "Gemplus GemPC Pinpad 00 00"}, 0x89, 8, 0x0409},
+		{"Dutch", PinpadOptions{Language: "nl"}, 0x89, 12, 0x0813},
+		{"French", PinpadOptions{Language: "FR"}, 0x89, 12, 0x080C},
+		{"German", PinpadOptions{Language: "de"}, 0x89, 12, 0x0407},
+		{"unknown language", PinpadOptions{Language: "it"}, 0x89, 12, 0x0409},
+	} {
+		b := PinpadVerifyStructure(tc.o)
+		if b[2] != tc.format || b[5] != tc.max || b[6] != MinPINLength || binary.LittleEndian.Uint16(b[9:11]) != tc.lang {
+			t.Errorf("%s: % X, want format %02X, max %d, language %04X", tc.name, b, tc.format, tc.max, tc.lang)
+		}
+	}
+}
+
+// readerPinpad is a fakePinpad that says which reader it is.
+type readerPinpad struct {
+	fakePinpad
+	name     string
+	firmware uint16
+}
+
+func (p *readerPinpad) PinpadReader(context.Context) (string, uint16) { return p.name, p.firmware }
+
+func TestVerifyPINPinpadReader(t *testing.T) {
+	p := &readerPinpad{fakePinpad: fakePinpad{resp: "9000"}, name: "SCM Microsystems Inc. SPRx32 USB Smart Card Reader 0", firmware: 0x0400}
+	if err := New(newScript(t)).VerifyPINPinpad(context.Background(), p, "fr"); err != nil {
+		t.Fatal(err)
+	}
+	want := PinpadVerifyStructure(PinpadOptions{Reader: p.name, Firmware: p.firmware, Language: "fr"})
+	if bytes2hex(p.got) != bytes2hex(want) || p.got[2] != 0x01 {
+		t.Errorf("pinpad got % X, want % X", p.got, want)
 	}
 }
 
@@ -183,15 +233,15 @@ func TestVerifyPINPinpad(t *testing.T) {
 		{"", broken, broken},
 	} {
 		p := &fakePinpad{resp: tc.resp, err: tc.err}
-		err := New(newScript(t)).VerifyPINPinpad(context.Background(), p)
+		err := New(newScript(t)).VerifyPINPinpad(context.Background(), p, "nl")
 		if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 			t.Errorf("pinpad answer %q: %v, want %v", tc.resp, err, tc.want)
 		}
-		if bytes2hex(p.got) != bytes2hex(PinpadVerifyStructure()) {
+		if bytes2hex(p.got) != bytes2hex(PinpadVerifyStructure(PinpadOptions{Language: "nl"})) {
 			t.Errorf("pinpad got % X", p.got)
 		}
 	}
-	if err := New(newScript(t)).VerifyPINPinpad(context.Background(), nil); !errors.Is(err, ErrUnsupported) {
+	if err := New(newScript(t)).VerifyPINPinpad(context.Background(), nil, ""); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("nil pinpad: %v", err)
 	}
 }

@@ -192,6 +192,12 @@ func (s *session) Close() error {
 // pinpad maps the transport errors of a keypad verification.
 type pinpad struct{ card *pcsc.Card }
 
+// PinpadReader makes the pinpad a beid.PinpadReader: the driver adapts
+// the PIN entry to some readers.
+func (p pinpad) PinpadReader(ctx context.Context) (string, uint16) {
+	return p.card.Reader(), p.card.FirmwareVersion(ctx)
+}
+
 func (p pinpad) VerifyPINDirect(ctx context.Context, verifyStructure []byte) ([]byte, error) {
 	resp, err := p.card.VerifyPINDirect(ctx, verifyStructure)
 	if err != nil {

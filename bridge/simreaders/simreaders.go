@@ -53,6 +53,9 @@ type slot struct {
 	name   string
 	card   *sim.Card
 	pinpad PinpadEntry
+	// pinpadLang is the wLangId of the last PIN_VERIFY_STRUCTURE the
+	// keypad got, in which a real reader would show its prompts.
+	pinpadLang uint16
 	busy   bool // a session is open: the exclusive transaction
 	// events counts insertions and removals, as PC/SC's event count does.
 	events int
@@ -151,6 +154,17 @@ func (r *Readers) SetPinpad(reader string, entry PinpadEntry) {
 		s.pinpad = entry
 		r.notify()
 	}
+}
+
+// PinpadLanguage returns the language identifier (wLangId) of the last
+// PIN entry the reader's keypad was asked for, 0 before any.
+func (r *Readers) PinpadLanguage(reader string) uint16 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.find(reader); s != nil {
+		return s.pinpadLang
+	}
+	return 0
 }
 
 // SetLatency delays every command by d, as a slow reader would.
@@ -443,7 +457,17 @@ func (s *session) Close() error {
 // does when the user lets the entry time out or cancels it.
 type pinpad struct{ s *session }
 
-func (p pinpad) VerifyPINDirect(ctx context.Context, _ []byte) ([]byte, error) {
+func (p pinpad) VerifyPINDirect(ctx context.Context, verifyStructure []byte) ([]byte, error) {
+	// PIN_VERIFY_STRUCTURE (PC/SC part 10): wPINMaxExtraDigit at 5 (max,
+	// min), wLangId at 9, both little endian. A reader refuses a PIN
+	// outside the limits (6403) and prompts in the language.
+	if len(verifyStructure) < 11 {
+		return []byte{0x6B, 0x80}, nil
+	}
+	maxLen, minLen := int(verifyStructure[5]), int(verifyStructure[6])
+	p.s.r.mu.Lock()
+	p.s.slot.pinpadLang = uint16(verifyStructure[9]) | uint16(verifyStructure[10])<<8
+	p.s.r.mu.Unlock()
 	pin, err := p.s.pinpad(ctx)
 	defer clear(pin)
 	switch {
@@ -454,7 +478,7 @@ func (p pinpad) VerifyPINDirect(ctx context.Context, _ []byte) ([]byte, error) {
 	case err != nil:
 		return nil, err
 	}
-	if len(pin) < 4 || len(pin) > 12 {
+	if len(pin) < minLen || len(pin) > maxLen {
 		return []byte{0x64, 0x03}, nil
 	}
 	// VERIFY with a GlobalPlatform format 2 PIN block, as the reader

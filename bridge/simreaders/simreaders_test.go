@@ -68,7 +68,7 @@ func TestReaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := beid.New(s).VerifyPINPinpad(ctx, s.Pinpad()); err != nil {
+	if err := beid.New(s).VerifyPINPinpad(ctx, s.Pinpad(), "en"); err != nil {
 		t.Errorf("pinpad verify: %v", err)
 	}
 	if r.PINVerifies() != 1 || card.TriesLeft() != 3 {

@@ -16,6 +16,7 @@ import (
 	"github.com/cardbridge/cardbridge/config"
 	"github.com/cardbridge/cardbridge/logging"
 	"github.com/cardbridge/cardbridge/prompt"
+	"github.com/cardbridge/cardbridge/prompt/i18n"
 	"github.com/cardbridge/cardbridge/tray"
 )
 
@@ -112,6 +113,7 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		DevHTTPOrigins:     devHTTP,
 		Readers:            readers,
 		Prompter:           p,
+		Language:           string(i18n.Choose(cfg.Language)),
 		Consents:           consents,
 		Logger:             log,
 		Version:            version,
