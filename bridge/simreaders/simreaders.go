@@ -56,7 +56,7 @@ type slot struct {
 	// pinpadLang is the wLangId of the last PIN_VERIFY_STRUCTURE the
 	// keypad got, in which a real reader would show its prompts.
 	pinpadLang uint16
-	busy   bool // a session is open: the exclusive transaction
+	busy       bool // a session is open: the exclusive transaction
 	// events counts insertions and removals, as PC/SC's event count does.
 	events int
 }
