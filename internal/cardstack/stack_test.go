@@ -200,42 +200,46 @@ func TestPulledMidRead(t *testing.T) {
 func TestResendPauseOverPCSC(t *testing.T) {
 	rig.Require(t)
 	gap := beid.DefaultResendDelay - 10*time.Millisecond
-	card, err := sim.New(sim.Options{Profile: sim.ProfileECC, PIN: testPIN, MuteOnEarlyResend: gap})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slot := rig.Insert(t, card)
-	pc, err := pcsc.Establish(testContext(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	ctx := testContext(t)
+	for _, p := range profiles {
+		t.Run(p.name, func(t *testing.T) {
+			card, err := sim.New(sim.Options{Profile: p.profile, PIN: testPIN, MuteOnEarlyResend: gap})
+			if err != nil {
+				t.Fatal(err)
+			}
+			slot := rig.Insert(t, card)
+			pc, err := pcsc.Establish(testContext(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { pc.Close() })
+			ctx := testContext(t)
 
-	contents, err := beid.New(connect(t, pc)).ReadAll(ctx)
-	if err != nil {
-		t.Fatalf("ReadAll with the default pause: %v", err)
-	}
-	if !contents.Integrity.Valid() {
-		t.Errorf("integrity: %+v", contents.Integrity)
-	}
-	if card.Mute() {
-		t.Fatal("card went mute with the default pause")
-	}
+			contents, err := beid.New(connect(t, pc)).ReadAll(ctx)
+			if err != nil {
+				t.Fatalf("ReadAll with the default pause: %v", err)
+			}
+			if !contents.Integrity.Valid() {
+				t.Errorf("integrity: %+v", contents.Integrity)
+			}
+			if card.Mute() {
+				t.Fatal("card went mute with the default pause")
+			}
 
-	_, err = beid.New(connect(t, pc), beid.WithResendDelay(0)).ReadFile(ctx, beid.FileIdentity)
-	if err == nil {
-		t.Fatal("ReadFile without a pause succeeded on a card that needs one")
+			_, err = beid.New(connect(t, pc), beid.WithResendDelay(0)).ReadFile(ctx, beid.FileIdentity)
+			if err == nil {
+				t.Fatal("ReadFile without a pause succeeded on a card that needs one")
+			}
+			// Over vpcd a mute card drops its connection: pcscd ends the
+			// transmission with no answer and then finds the card gone.
+			var pe *pcsc.Error
+			if !errors.As(err, &pe) && !errors.Is(err, pcsc.ErrCardRemoved) {
+				t.Fatalf("ReadFile without a pause: %v, want a PC/SC transmission failure", err)
+			}
+			if !card.Mute() {
+				t.Error("the card did not go mute")
+			}
+			t.Logf("without the pause: %v", err)
+			slot.Reinsert()
+		})
 	}
-	// Over vpcd a mute card drops its connection: pcscd ends the
-	// transmission with no answer and then finds the card gone.
-	var pe *pcsc.Error
-	if !errors.As(err, &pe) && !errors.Is(err, pcsc.ErrCardRemoved) {
-		t.Fatalf("ReadFile without a pause: %v, want a PC/SC transmission failure", err)
-	}
-	if !card.Mute() {
-		t.Error("the card did not go mute")
-	}
-	t.Logf("without the pause: %v", err)
-	slot.Reinsert()
 }
