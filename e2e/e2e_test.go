@@ -103,6 +103,8 @@ type flowResult struct {
 	// The registration code refused.
 	CodeError     string `json:"codeError"`
 	CodeErrorCode string `json:"codeErrorCode"`
+	// The end page after switching the language to French.
+	Switched map[string]string `json:"switched"`
 	// Set only with CODE_RENEWAL: the phone's first and next code, and
 	// what the page said when given the first after it expired.
 	FirstCode        string `json:"firstCode"`
@@ -377,6 +379,11 @@ func checkFlow(t *testing.T, w *world, card *sim.Card, lang language, res flowRe
 	if res.PhoneDone != lang.phoneDone || !strings.HasPrefix(res.ActiveUntil, lang.activeWord) {
 		t.Errorf("phone at the end: %q %q", res.PhoneDone, res.ActiveUntil)
 	}
+	// The switch puts the whole page, dates included, in French.
+	if sw := res.Switched; sw["lang"] != "fr" || !strings.HasPrefix(sw["heading"], "Retournez sur votre smartphone") ||
+		sw["step"] != "Demande" || sw["submittedAt"] == res.SubmittedAt || sw["submittedAt"] == "" {
+		t.Errorf("after switching to French: %v (was %q)", sw, res.SubmittedAt)
+	}
 	until, err := time.Parse(time.RFC3339, res.ActiveUntilISO)
 	if err != nil || until.Sub(time.Now().AddDate(3, 0, 0)).Abs() > time.Hour {
 		t.Errorf("account active until %q (%v), want three years from now", res.ActiveUntilISO, err)
@@ -563,7 +570,8 @@ func TestBrowserServiceErrors(t *testing.T) {
 
 // TestBrowserRevokedCard: the card's authentication certificate is revoked
 // at the portal's OCSP responder; the portal refuses the login, and the
-// page says why in the citizen's language. No signature is asked for.
+// page says why in the citizen's language. (TestBrowserFlowRig runs the
+// same over PC/SC.)
 func TestBrowserRevokedCard(t *testing.T) {
 	tl := requireBrowser(t)
 	for _, lang := range []language{dutch, english} {
@@ -572,26 +580,33 @@ func TestBrowserRevokedCard(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := startWorld(t, simReaders(t, card), card.PKI())
-			w.ocsp.Revoke(card.AuthCert())
-			res := runBrowser(t, tl, w, "revoked-"+lang.lang, "LOCALE="+lang.locale, "EXPECT_LOGIN_REFUSED=1")
-			if res.LoginErrorCode != "CERTIFICATE_REVOKED" || !strings.Contains(res.LoginError, lang.revoked) {
-				t.Errorf("page shows %s %q, want CERTIFICATE_REVOKED saying %q", res.LoginErrorCode, res.LoginError, lang.revoked)
-			}
-			if len(res.Problems) > 0 {
-				t.Errorf("page errors: %q", res.Problems)
-			}
-			if n := len(w.portal.Logins()); n != 0 {
-				t.Errorf("%d logins recorded", n)
-			}
-			var kinds []string
-			for _, c := range w.prompter.Calls() {
-				kinds = append(kinds, c.Kind.String()+"/"+c.Purpose)
-			}
-			if want := "consent/ pin/authenticate"; strings.Join(kinds, " ") != want {
-				t.Errorf("dialogs %v, want %s", kinds, want)
-			}
+			checkRevoked(t, tl, startWorld(t, simReaders(t, card), card.PKI()), card, lang, "revoked-sim-"+lang.lang)
 		})
+	}
+}
+
+// checkRevoked revokes card's authentication certificate at w's OCSP
+// responder and runs the flow up to the login, which must be refused with
+// the page saying the card is revoked. No signature is asked for.
+func checkRevoked(t *testing.T, tl tools, w *world, card *sim.Card, lang language, name string) {
+	t.Helper()
+	w.ocsp.Revoke(card.AuthCert())
+	res := runBrowser(t, tl, w, name, "LOCALE="+lang.locale, "EXPECT_LOGIN_REFUSED=1")
+	if res.LoginErrorCode != "CERTIFICATE_REVOKED" || !strings.Contains(res.LoginError, lang.revoked) {
+		t.Errorf("page shows %s %q, want CERTIFICATE_REVOKED saying %q", res.LoginErrorCode, res.LoginError, lang.revoked)
+	}
+	if len(res.Problems) > 0 {
+		t.Errorf("page errors: %q", res.Problems)
+	}
+	if n := len(w.portal.Logins()); n != 0 {
+		t.Errorf("%d logins recorded", n)
+	}
+	var kinds []string
+	for _, c := range w.prompter.Calls() {
+		kinds = append(kinds, c.Kind.String()+"/"+c.Purpose)
+	}
+	if want := "consent/ pin/authenticate"; strings.Join(kinds, " ") != want {
+		t.Errorf("dialogs %v, want %s", kinds, want)
 	}
 }
 

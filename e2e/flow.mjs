@@ -223,6 +223,18 @@ async function registration() {
     result.activeUntilISO = await phone.getAttribute("#active-until", "data-until");
     await doc(phone, "5-phone-complete.png");
   });
+
+  await step("the language switch re-renders the page in place", async () => {
+    const to = result.locale.startsWith("fr") ? "de" : "fr";
+    await page.selectOption("#lang-switch", to);
+    await page.waitForFunction((l) => document.documentElement.lang === l, to);
+    result.switched = {
+      lang: to,
+      heading: await text(page, "#h-done"),
+      submittedAt: await text(page, "#submitted-at"),
+      step: await text(page, '.steps li[data-step="summary"]'),
+    };
+  });
 }
 
 try {

@@ -11,7 +11,8 @@ import (
 // TestBrowserFlowRig runs the flow the way it runs on a user's machine: the
 // daemon reads the card through the real PC/SC stack (libpcsclite → pcscd
 // → vpcd) with the real reader adapter, and the simulated card sits in the
-// virtual reader. The ECC card runs in Dutch, the RSA card in English. Needs the rig (scripts/rig.sh start); skips loudly
+// virtual reader. The ECC card runs in Dutch, the RSA card in English;
+// then a revoked card is refused at login. Needs the rig (scripts/rig.sh start); skips loudly
 // without it unless CARDBRIDGE_RIG=required.
 func TestBrowserFlowRig(t *testing.T) {
 	tl := requireBrowser(t)
@@ -34,4 +35,14 @@ func TestBrowserFlowRig(t *testing.T) {
 			checkFlow(t, w, card, lang, res)
 		})
 	}
+	t.Run("revoked", func(t *testing.T) {
+		card, err := sim.New(sim.Options{Profile: sim.ProfileECC})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rig.Insert(t, card)
+		readers := pcscreaders.New()
+		t.Cleanup(func() { readers.Close() })
+		checkRevoked(t, tl, startWorld(t, readers, card.PKI()), card, dutch, "rig-revoked")
+	})
 }

@@ -197,8 +197,7 @@ async function showDownloads() {
     loc.say(a, cls === "button" ? "dl.for" : `sys.${d.id}`, { system: (l) => l.text(`sys.${d.id}`) });
     return a;
   };
-  const main = $("download-main");
-  main.replaceChildren(...DOWNLOADS.filter((d) => best.includes(d.id)).map((d) => link(d, "button")));
+  $("download-main").replaceChildren(...DOWNLOADS.filter((d) => best.includes(d.id)).map((d) => link(d, "button")));
   $("download-list").replaceChildren(...DOWNLOADS.filter((d) => !best.includes(d.id)).map((d) => el("li", {}, link(d, "link"))));
   $("download-mac-hint").hidden = !(best.includes("mac-apple") && best.includes("mac-intel"));
   $("download-none").hidden = best.length > 0;

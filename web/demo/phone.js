@@ -33,6 +33,7 @@ async function poll() {
     if (!res.ok) throw new Error(String(data?.error?.message ?? `HTTP ${res.status}`));
     show(loc, $("phone-error"), "");
     render(data);
+    if (data.status === "complete") return; // nothing changes after this
   } catch (e) {
     show(loc, $("phone-error"), "phone.error", { reason: String(e?.message ?? e) });
   }
@@ -52,7 +53,6 @@ function render(data) {
     tick();
   }
   if (data.status === "complete") {
-    clearTimeout(polling);
     loc.say($("active-until"), "phone.activeUntil", { date: (l) => l.date(data.activeUntil) });
     $("active-until").dataset.until = String(data.activeUntil);
   }
