@@ -179,7 +179,7 @@ resilience_checks() {
 	# Go 1.27), which failed CI once with no input found. Each count is about ten
 	# seconds of fuzzing on a two-core machine.
 	local t pkg name budget
-	for t in ./bridge:FuzzHandle:200000 ./apdu/beid:FuzzCardResponses:300000 \
+	for t in ./bridge:FuzzHandle:200000 ./bridge/nativemsg:FuzzHostInput:20000 ./apdu/beid:FuzzCardResponses:300000 \
 		./apdu/beid:FuzzCertificate:40000 ./apdu/beid:FuzzParseCardData:400000 \
 		./apdu/beid:FuzzParseIdentity:400000 ./apdu:FuzzParseResponse:1000000; do
 		IFS=: read -r pkg name budget <<<"$t"

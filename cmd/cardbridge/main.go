@@ -1,5 +1,9 @@
 // Command cardbridge lets web pages use a Belgian eID card through a
-// localhost WebSocket, and reads the card from the command line.
+// localhost WebSocket or the browser extension's native messaging, and
+// reads the card from the command line. Browsers start it as the
+// extension's native-messaging host with their own command line
+// (chrome-extension://ID/ [--parent-window=N], or a manifest path and an
+// extension id).
 //
 // Usage:
 //
@@ -20,6 +24,8 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+
+	"github.com/cardbridge/cardbridge/bridge/nativemsg"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -58,6 +64,10 @@ func main() {
 }
 
 func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if nativemsg.LooksLikeHostArgs(args) {
+		// Started by a browser for the extension, not by a person.
+		return runNativeHost(ctx, args, os.Stdin, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {

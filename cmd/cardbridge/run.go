@@ -69,27 +69,13 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	log, logPath, closeLog := openLog(*logFile, lvl, stderr)
 	defer closeLog()
 
-	cfg := config.Config{}
-	var consents bridge.ConsentStore = &bridge.MemoryConsentStore{}
-	if path, err := config.DefaultPath(); err != nil {
-		log.Warn("no config file; consents last until exit", "err", err)
-	} else {
-		store, err := config.Open(path, config.StoreOptions{AllowHTTP: len(devHTTP) > 0})
-		if err != nil {
-			log.Warn("config file problem", "path", path, "err", err)
-		}
-		if store != nil {
-			consents = store
-			cfg = store.Config()
-		}
+	us, err := loadUserSetup(log, len(devHTTP) > 0, *prompter)
+	if err != nil {
+		return err
 	}
+	cfg, consents, p, how := us.cfg, us.consents, us.prompter, us.how
 	if *port == 0 {
 		*port = cfg.EffectivePort()
-	}
-
-	p, how, err := choosePrompter(*prompter, cfg, log)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if how == "deny" {
 		log.Warn("no desktop and no terminal to ask the user: only origins allowed by flag or stored as always allowed can connect, and PINs and signatures are refused")
@@ -133,6 +119,7 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		served <- srv.ListenAndServe(ctx)
 		cancel()
 	}()
+	relayed := serveRelay(ctx, srv.Core(), log)
 	if monitor != nil {
 		go monitor.Run(ctx)
 		// tray.Run wants the main goroutine (macOS and Windows run their
@@ -150,10 +137,44 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	err = <-served
+	<-relayed
 	if errors.Is(err, bridge.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// userSetup is what the daemon and a native-messaging host serving in
+// its own process share: the user's config, consent store and dialogs.
+type userSetup struct {
+	cfg      config.Config
+	consents bridge.ConsentStore
+	prompter bridge.Prompter
+	how      string // the prompter chosen: native, terminal, deny or test
+}
+
+// loadUserSetup opens the user's config and consent store and chooses the
+// prompter. A missing or broken config file is logged, not fatal.
+func loadUserSetup(log *slog.Logger, allowHTTP bool, prompterChoice string) (userSetup, error) {
+	us := userSetup{consents: &bridge.MemoryConsentStore{}}
+	if path, err := config.DefaultPath(); err != nil {
+		log.Warn("no config file; consents last until exit", "err", err)
+	} else {
+		store, err := config.Open(path, config.StoreOptions{AllowHTTP: allowHTTP})
+		if err != nil {
+			log.Warn("config file problem", "path", path, "err", err)
+		}
+		if store != nil {
+			us.consents = store
+			us.cfg = store.Config()
+		}
+	}
+	p, how, err := choosePrompter(prompterChoice, us.cfg, log)
+	if err != nil {
+		return us, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	us.prompter, us.how = p, how
+	return us, nil
 }
 
 // openLog logs to the rotated log file and to stderr, both through the
@@ -198,6 +219,11 @@ func choosePrompter(choice string, cfg config.Config, log *slog.Logger) (bridge.
 		return t, "terminal", nil
 	case "deny":
 		return bridge.DenyPrompter{}, "deny", nil
+	case "test":
+		// Only in binaries built with -tags cardbridgetest.
+		if tp := testPrompter(); tp != nil {
+			return tp, "test", nil
+		}
 	case "auto":
 		if hasDesktop() {
 			return native(), "native", nil

@@ -1,0 +1,42 @@
+//go:build cardbridgetest
+
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/cardbridge/cardbridge/bridge"
+)
+
+// testPrompter answers the dialogs from the environment, in binaries
+// built with -tags cardbridgetest for tests only (never in a release):
+// CARDBRIDGE_TEST_CONSENT (deny, allow-once, allow-always; default deny),
+// CARDBRIDGE_TEST_PIN (the PIN to enter; none cancels) and confirmations
+// answered yes.
+func testPrompter() bridge.Prompter { return envPrompter{} }
+
+type envPrompter struct{}
+
+func (envPrompter) Consent(context.Context, bridge.ConsentRequest) (bridge.ConsentDecision, error) {
+	switch os.Getenv("CARDBRIDGE_TEST_CONSENT") {
+	case "allow-once":
+		return bridge.AllowOnce, nil
+	case "allow-always":
+		return bridge.AllowAlways, nil
+	}
+	return bridge.Deny, nil
+}
+
+func (envPrompter) PIN(context.Context, bridge.PINRequest) ([]byte, error) {
+	if p := os.Getenv("CARDBRIDGE_TEST_PIN"); p != "" {
+		return []byte(p), nil
+	}
+	return nil, bridge.ErrPromptCancelled
+}
+
+func (envPrompter) ConfirmSignature(context.Context, bridge.SignatureRequest) (bool, error) {
+	return true, nil
+}
+
+func (envPrompter) ConfirmLastTry(context.Context, bridge.PINRequest) (bool, error) { return true, nil }
