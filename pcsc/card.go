@@ -76,8 +76,8 @@ func (c *Card) refreshStatus(op string) error {
 	}
 	c.atrMu.Lock()
 	c.atr = bytes.Clone(st.Atr)
-	c.atrMu.Unlock()
 	c.events = int(uint32(st.State) >> 16)
+	c.atrMu.Unlock()
 	return nil
 }
 
@@ -106,6 +106,17 @@ func (c *Card) unlock() { <-c.busy }
 
 // Reader returns the name of the reader the card is in.
 func (c *Card) Reader() string { return c.reader }
+
+// EventCount returns the reader's count of card insertions and removals
+// (modulo 2^16) as of Connect or the last Reconnect, read once the handle
+// held the card: a card swapped later gives another count. pcsc-lite and
+// Windows keep it in the upper half of SCardStatus's state; a service that
+// does not count reports 0.
+func (c *Card) EventCount() int {
+	c.atrMu.Lock()
+	defer c.atrMu.Unlock()
+	return c.events & 0xFFFF
+}
 
 // ATR returns the card's Answer To Reset as of Connect or the last Reconnect.
 func (c *Card) ATR() []byte {

@@ -132,16 +132,12 @@ func (r *Readers) Open(ctx context.Context, reader string) (bridge.CardSession, 
 		return nil, mapError(err)
 	}
 	s := &session{card: card, pinpad: card.HasPinpad(ctx)}
-	// The reader's event count, read now that the session holds the
-	// card: a card swapped since the connection would have invalidated
-	// it. A count of 0 with a card present means the service does not
-	// count (pcsc-lite and Windows do; the first insertion makes it 1).
-	if states, err := pc.Readers(ctx); err == nil {
-		for _, st := range states {
-			if st.Name == reader && st.CardPresent && st.EventCount != 0 {
-				s.mark, s.marked = st.EventCount, true
-			}
-		}
+	// The reader's event count, read by Connect once the handle held the
+	// card: a card swapped since would have invalidated the handle. A
+	// count of 0 with a card present means the service does not count
+	// (pcsc-lite and Windows do; the first insertion makes it 1).
+	if n := card.EventCount(); n != 0 {
+		s.mark, s.marked = n, true
 	}
 	r.mu.Lock()
 	r.pinpad[reader] = s.pinpad

@@ -113,3 +113,41 @@ func TestRig(t *testing.T) {
 		t.Errorf("Open of the empty reader: %v", err)
 	}
 }
+
+// TestInsertionMark: a session tells which insertion of the card it holds,
+// the same one for two sessions between which nothing happened, another
+// after the card left and came back.
+func TestInsertionMark(t *testing.T) {
+	rig.Require(t)
+	card, err := sim.New(sim.Options{Profile: sim.ProfileRSAECRRN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := rig.Insert(t, card)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := New()
+	defer r.Close()
+	mark := func() int {
+		t.Helper()
+		s, err := r.Open(ctx, slot.Reader())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		m, ok := s.(bridge.InsertionSession).Insertion()
+		if !ok {
+			t.Fatal("pcsc-lite counts insertions, but the session has no mark")
+		}
+		return m
+	}
+	first := mark()
+	if again := mark(); again != first {
+		t.Errorf("mark %d, then %d with the card left in place", first, again)
+	}
+	slot.Remove()
+	slot.Reinsert()
+	if after := mark(); after == first {
+		t.Errorf("mark %d unchanged after the card was removed and put back", after)
+	}
+}
