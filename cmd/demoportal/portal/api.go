@@ -122,10 +122,9 @@ func (p *Portal) handleSession(w http.ResponseWriter, r *http.Request) {
 // session so that login checks the token against the nonce this browser
 // was given.
 func (p *Portal) handleNonce(w http.ResponseWriter, r *http.Request) (any, error) {
-	ss := p.session(r)
-	if ss == nil {
-		ss = p.sessions.create()
-		p.setSessionCookie(w, ss)
+	ss, err := p.sessionOrNew(w, r)
+	if err != nil {
+		return nil, err
 	}
 	unlock := p.sessions.lock()
 	sessionID := ss.id

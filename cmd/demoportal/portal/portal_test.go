@@ -671,19 +671,90 @@ func TestSessionStoreBounded(t *testing.T) {
 	now := time.Now()
 	s := newSessionStore(3, func() time.Time { return now }, time.Minute)
 	var ids []string
-	for range 10 {
-		ids = append(ids, s.create().id)
-		now = now.Add(time.Second)
+	for _, c := range []string{"a", "b", "c"} {
+		ids = append(ids, s.create(c).id)
 	}
-	if len(s.m) != 3 {
-		t.Fatalf("store holds %d", len(s.m))
+	// Full: a newcomer is refused, nobody is evicted for it.
+	if ss := s.create("d"); ss != nil {
+		t.Fatal("a session was created in a full table")
 	}
-	if s.get(ids[0]) != nil || s.get(ids[9]) == nil {
-		t.Error("oldest should be gone, newest kept")
+	for _, id := range ids {
+		if s.get(id) == nil {
+			t.Errorf("session %s evicted", id)
+		}
 	}
+	// Expiry makes room.
 	now = now.Add(2 * time.Minute)
-	if s.get(ids[9]) != nil {
+	if s.get(ids[0]) != nil {
 		t.Error("expired session returned")
+	}
+	if s.create("d") == nil {
+		t.Error("no room after expiry")
+	}
+
+	// One client's sessions before login are capped: its own oldest go.
+	s = newSessionStore(100, func() time.Time { return now }, time.Minute)
+	var mine []*session
+	for range defaultPerClient + 2 {
+		mine = append(mine, s.create("x"))
+	}
+	if s.get(mine[0].id) != nil || s.get(mine[1].id) != nil || s.get(mine[2].id) == nil {
+		t.Error("the client's oldest sessions should be gone, the rest kept")
+	}
+	// A logged-in session no longer counts against the cap.
+	unlock := s.lock()
+	mine[2].person = &Person{}
+	unlock()
+	for range defaultPerClient {
+		s.create("x")
+	}
+	if s.get(mine[2].id) == nil {
+		t.Error("a logged-in session was evicted")
+	}
+}
+
+// TestNonceFloodKeepsLogin: 50,000 anonymous nonce requests, from one
+// address or from as many addresses, do not cost a user who got a nonce
+// their login: the portal's sessions, like webeid's nonces, are not a pool
+// strangers can flush.
+func TestNonceFloodKeepsLogin(t *testing.T) {
+	const flood = 50_000
+	testPKIs(t)
+	card := cards[sim.ProfileECC]
+	for _, tc := range []struct {
+		name   string
+		client func(i int) string
+	}{
+		{"one address", func(int) string { return "198.51.100.7:40000" }},
+		{"a new address each", func(i int) string { return fmt.Sprintf("203.0.%d.%d:40000", i/250%250, i%250) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, sim.ProfileECC)
+			st, m := h.post("/api/nonce", "{}")
+			if st != 200 {
+				t.Fatalf("nonce: %d %v", st, m)
+			}
+			handler := h.portal.Handler()
+			busy := 0
+			for i := range flood {
+				req := httptest.NewRequest("POST", "/api/nonce", strings.NewReader("{}"))
+				req.Header.Set("Content-Type", "application/json")
+				req.RemoteAddr = tc.client(i)
+				rec := httptest.NewRecorder()
+				handler.ServeHTTP(rec, req)
+				switch rec.Code {
+				case 200:
+				case 503:
+					busy++
+				default:
+					t.Fatalf("request %d: %d %s", i, rec.Code, rec.Body)
+				}
+			}
+			t.Logf("%d of %d flood requests answered BUSY", busy, flood)
+			if st, m := h.post("/api/login", token(t, card, testOrigin, m["nonce"].(string))); st != 200 {
+				t.Fatalf("login after the flood: %d %v", st, m)
+			}
+		})
 	}
 }
 

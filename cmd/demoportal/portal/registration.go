@@ -160,10 +160,9 @@ func (reg *registration) state(now time.Time) phoneState {
 // browser has none (the app is usually opened first), issues or renews
 // the code, and reports how far the registration got.
 func (p *Portal) handlePhone(w http.ResponseWriter, r *http.Request) (any, error) {
-	ss := p.session(r)
-	if ss == nil {
-		ss = p.sessions.create()
-		p.setSessionCookie(w, ss)
+	ss, err := p.sessionOrNew(w, r)
+	if err != nil {
+		return nil, err
 	}
 	now := p.now()
 	unlock := p.sessions.lock()

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base32"
 	"encoding/hex"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 type session struct {
 	id      string
 	expires time.Time
+	client  string // who started it (the peer's IP address), for the per-client cap
 	nonce   string // challenge nonce issued to this browser, until used
 
 	person   *Person
@@ -36,17 +38,31 @@ type pendingApp struct {
 }
 
 // sessionStore is a bounded in-memory session table.
+//
+// Sessions are handed to anyone who asks (a nonce or a phone code starts
+// one), so the table must not be a pool strangers can flush: a client
+// holds at most perClient sessions that are not logged in, and starting
+// another drops that client's oldest; when the table is full, new sessions
+// are refused until some expire, and no live session, anybody's, is
+// evicted to make room.
 type sessionStore struct {
-	max int
-	now func() time.Time
-	ttl time.Duration
+	max       int
+	perClient int
+	now       func() time.Time
+	ttl       time.Duration
 
-	mu sync.Mutex
-	m  map[string]*session
+	mu        sync.Mutex
+	m         map[string]*session
+	anon      map[string][]*session // client -> sessions it started that are not logged in, oldest first (pruned lazily)
+	lastSweep time.Time
 }
 
+// defaultPerClient bounds the sessions one client may have open before
+// login: a few tabs and the phone stand-in, not a loop.
+const defaultPerClient = 8
+
 func newSessionStore(max int, now func() time.Time, ttl time.Duration) *sessionStore {
-	return &sessionStore{max: max, now: now, ttl: ttl, m: make(map[string]*session)}
+	return &sessionStore{max: max, perClient: defaultPerClient, now: now, ttl: ttl, m: make(map[string]*session), anon: make(map[string][]*session)}
 }
 
 // get returns the live session with this id and extends it.
@@ -69,33 +85,66 @@ func (s *sessionStore) get(id string) *session {
 	return ss
 }
 
-// create adds a new empty session. When the table is full, expired
-// sessions go first, then the one closest to expiry: the nonce endpoint is
-// open to anyone, and refusing new sessions would lock everybody out.
-func (s *sessionStore) create() *session {
-	ss := &session{id: randomID(), apps: map[string]*pendingApp{}}
+// create adds a new empty session for client, or returns nil when the
+// table is full (see sessionStore).
+func (s *sessionStore) create(client string) *session {
+	ss := &session{id: randomID(), client: client, apps: map[string]*pendingApp{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if len(s.m) >= s.max {
-		for id, x := range s.m {
-			if !now.Before(x.expires) {
-				delete(s.m, id)
-			}
-		}
+	// A full table is swept at most once a second: a flood that keeps
+	// it full must not make every request scan it.
+	if (len(s.m) >= s.max || len(s.anon) > s.max) && now.Sub(s.lastSweep) >= time.Second {
+		s.sweepLocked(now)
+		s.lastSweep = now
 	}
-	for len(s.m) >= s.max {
-		var oldest *session
-		for _, x := range s.m {
-			if oldest == nil || x.expires.Before(oldest.expires) {
-				oldest = x
-			}
+	mine := s.pendingLocked(client)
+	if len(mine) >= s.perClient {
+		delete(s.m, mine[0].id)
+		mine = mine[1:]
+	}
+	if len(s.m) >= s.max {
+		if len(mine) == 0 {
+			delete(s.anon, client)
+		} else {
+			s.anon[client] = mine
 		}
-		delete(s.m, oldest.id)
+		return nil
 	}
 	ss.expires = now.Add(s.ttl)
 	s.m[ss.id] = ss
+	s.anon[client] = append(mine, ss)
 	return ss
+}
+
+// pendingLocked returns client's sessions still in the table and not
+// logged in.
+func (s *sessionStore) pendingLocked(client string) []*session {
+	list := s.anon[client]
+	kept := list[:0]
+	for _, x := range list {
+		if s.m[x.id] == x && x.person == nil {
+			kept = append(kept, x)
+		}
+	}
+	clear(list[len(kept):])
+	return kept
+}
+
+// sweepLocked drops expired sessions and empty client lists.
+func (s *sessionStore) sweepLocked(now time.Time) {
+	for id, x := range s.m {
+		if !now.Before(x.expires) {
+			delete(s.m, id)
+		}
+	}
+	for c := range s.anon {
+		if list := s.pendingLocked(c); len(list) > 0 {
+			s.anon[c] = list
+		} else {
+			delete(s.anon, c)
+		}
+	}
 }
 
 // rotate gives ss a new id (after login, against session fixation).
@@ -165,6 +214,31 @@ func (p *Portal) clearSessionCookie(w http.ResponseWriter) {
 		Secure:   !p.insecure,
 		SameSite: http.SameSiteStrictMode,
 	})
+}
+
+// sessionOrNew returns the request's session, or starts one (and sets its
+// cookie); it answers BUSY when the table is full.
+func (p *Portal) sessionOrNew(w http.ResponseWriter, r *http.Request) (*session, error) {
+	if ss := p.session(r); ss != nil {
+		return ss, nil
+	}
+	ss := p.sessions.create(clientOf(r))
+	if ss == nil {
+		return nil, newAPIError(http.StatusServiceUnavailable, "BUSY", "too many visitors right now; please try again in a minute")
+	}
+	p.setSessionCookie(w, ss)
+	return ss, nil
+}
+
+// clientOf is who sent r, for the per-client session cap: the peer's IP
+// address. Behind a reverse proxy that would be the proxy's; such a
+// deployment keys on the address the proxy forwards instead.
+func clientOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // session returns the request's session, or nil.
