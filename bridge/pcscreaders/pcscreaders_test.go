@@ -46,16 +46,7 @@ func TestMapError(t *testing.T) {
 // TestRig reads a simulated card through pcscd and vpcd and watches it
 // leave. It skips (loudly) without the rig.
 func TestRig(t *testing.T) {
-	rig.Require(t)
-	card, err := sim.New(sim.Options{Profile: sim.ProfileECC})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slot := rig.Insert(t, card)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	r := New()
-	defer r.Close()
+	card, slot, r, ctx := rigSetup(t, sim.ProfileECC)
 
 	list, err := r.List(ctx)
 	if err != nil {
@@ -118,16 +109,7 @@ func TestRig(t *testing.T) {
 // the same one for two sessions between which nothing happened, another
 // after the card left and came back.
 func TestInsertionMark(t *testing.T) {
-	rig.Require(t)
-	card, err := sim.New(sim.Options{Profile: sim.ProfileRSAECRRN})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slot := rig.Insert(t, card)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	r := New()
-	defer r.Close()
+	_, slot, r, ctx := rigSetup(t, sim.ProfileRSAECRRN)
 	mark := func() int {
 		t.Helper()
 		s, err := r.Open(ctx, slot.Reader())
@@ -150,4 +132,22 @@ func TestInsertionMark(t *testing.T) {
 	if after := mark(); after == first {
 		t.Errorf("mark %d unchanged after the card was removed and put back", after)
 	}
+}
+
+// rigSetup inserts a fresh simulated card of profile p in the rig's reader
+// and returns it with Readers and a context, all ended with the test. It
+// skips (loudly) without the rig.
+func rigSetup(t *testing.T, p sim.Profile) (*sim.Card, *rig.Slot, *Readers, context.Context) {
+	t.Helper()
+	rig.Require(t)
+	card, err := sim.New(sim.Options{Profile: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := rig.Insert(t, card)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	r := New()
+	t.Cleanup(func() { r.Close() })
+	return card, slot, r, ctx
 }
