@@ -82,6 +82,14 @@ var identityJSONNames = map[byte]string{
 
 var addressJSONNames = map[byte]string{tagAddrStreet: "street", tagAddrZipCode: "zipCode", tagAddrMunicipality: "municipality"}
 
+// InvalidFields names, by their JSON names, the fields of FieldErrors.
+func (id *Identity) InvalidFields() []string {
+	return invalidFields(id.FieldErrors, identityJSONNames)
+}
+
+// InvalidFields names, by their JSON names, the fields of FieldErrors.
+func (a *Address) InvalidFields() []string { return invalidFields(a.FieldErrors, addressJSONNames) }
+
 // invalidFields lists the JSON names of the fields in errs, once each.
 func invalidFields(errs []*FieldError, names map[byte]string) []string {
 	var out []string
@@ -129,7 +137,7 @@ func (id *Identity) MarshalJSON() ([]byte, error) {
 		CardAMention1:         id.CardAMention1,
 		CardAMention2:         id.CardAMention2,
 	}
-	j.InvalidFields = invalidFields(id.FieldErrors, identityJSONNames)
+	j.InvalidFields = id.InvalidFields()
 	if !id.EUCardStartDate.IsZero() {
 		j.EUCardStartDate = &id.EUCardStartDate
 	}
@@ -143,7 +151,7 @@ func (a *Address) MarshalJSON() ([]byte, error) {
 		ZipCode       string   `json:"zipCode"`
 		Municipality  string   `json:"municipality"`
 		InvalidFields []string `json:"invalidFields,omitempty"`
-	}{a.Street, a.ZipCode, a.Municipality, invalidFields(a.FieldErrors, addressJSONNames)})
+	}{a.Street, a.ZipCode, a.Municipality, a.InvalidFields()})
 }
 
 func hexUpper(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }

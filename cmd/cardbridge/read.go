@@ -239,6 +239,10 @@ func printReport(w io.Writer, r *readReport) error {
 			return err
 		}
 	}
+	if odd := append(id.InvalidFields(), addr.InvalidFields()...); len(odd) > 0 {
+		// Kept as far as they read; the rest of the card is fine.
+		fmt.Fprintf(w, "%-20s %s\n", "Odd fields:", strings.Join(odd, ", "))
+	}
 	for _, k := range []string{"authentication", "signature", "ca", "root", "rrn"} {
 		c := r.Certificates[k]
 		if c == nil {
