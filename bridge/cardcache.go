@@ -22,6 +22,11 @@ import (
 // the address in its own reader), and everything kept is public: the card
 // gives it to anyone who asks.
 //
+// The cache never vouches for more than the card did: a counterfeit that
+// copies a genuine card's files gains nothing from being served them, and
+// the genuineness challenge is reused only under an insertion mark (see
+// ChallengeBasicKey).
+//
 // What identifies "the card inserted in the reader" is the session's
 // insertion mark (InsertionSession): PC/SC counts the insertions and
 // removals of each reader, and a session reads that count once it holds
@@ -256,18 +261,21 @@ func (c *cachedCard) Photo(ctx context.Context) ([]byte, error) {
 
 // ChallengeBasicKey is beid.Card.ChallengeBasicKey once per insertion: the
 // card that answered it stays the one in the reader, so its answer still
-// proves what it proved.
+// proves what it proved. Only PC/SC's insertion mark vouches for that: an
+// entry found by serial was found by what the card says, which a
+// counterfeit can copy, so without a mark every request challenges anew.
 func (c *cachedCard) ChallengeBasicKey(ctx context.Context) (*beid.BasicKeyChallenge, error) {
 	e, err := c.entry(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if e.challenge == nil {
-		ch, err := c.Card.ChallengeBasicKey(ctx)
-		if err != nil {
-			return nil, err
-		}
-		e.challenge = ch
+	if e.challenge != nil && e.marked {
+		return e.challenge, nil
 	}
-	return e.challenge, nil
+	ch, err := c.Card.ChallengeBasicKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.challenge = ch
+	return ch, nil
 }

@@ -181,3 +181,40 @@ func TestCardCacheSwap(t *testing.T) {
 		})
 	}
 }
+
+// TestCardCacheCounterfeitSameSerial: where sessions cannot tell
+// insertions apart, the cache finds a card by the serial it reports,
+// which a counterfeit can copy. Swapped in unseen, such a card must still
+// face the genuineness challenge itself.
+func TestCardCacheCounterfeitSameSerial(t *testing.T) {
+	e, genuine := newEnv(t, sim.ProfileECC, preConsented)
+	e.readers.HideInsertions(true)
+	fake, err := sim.New(sim.Options{Profile: sim.ProfileECC, PKI: genuine.PKI(), PIN: testPIN,
+		Serial: genuine.Serial(), ForeignBasicKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial(testOrigin)
+	c.ok("readers", nil, nil)
+	result := func() (string, bool) {
+		var id struct {
+			Integrity struct {
+				Valid   bool   `json:"valid"`
+				Genuine string `json:"genuine"`
+			} `json:"integrity"`
+		}
+		c.ok("identity", nil, &id)
+		return id.Integrity.Genuine, id.Integrity.Valid
+	}
+	if g, v := result(); g != "verified" || !v {
+		t.Fatalf("genuine card: genuine %q, valid %v", g, v)
+	}
+	e.readers.HoldEvents(true)
+	defer e.readers.HoldEvents(false)
+	if err := e.readers.Insert(reader0, fake); err != nil {
+		t.Fatal(err)
+	}
+	if g, v := result(); g != "failed" || v {
+		t.Errorf("counterfeit with the genuine card's serial: genuine %q, valid %v; want failed", g, v)
+	}
+}
