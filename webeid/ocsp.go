@@ -181,6 +181,10 @@ func (c *ocspChecker) responderFor(cert, issuer *x509.Certificate) (url string, 
 // check establishes the status of cert, issued by issuer. It returns nil
 // for a good certificate, a *CertificateError wrapping a *RevokedError for
 // a revoked one, and an *OCSPError when the status cannot be established.
+//
+// cert has passed the offline checks, so the AIA URL it names is its
+// CA's, not a forger's: a forged token cannot make the portal send
+// requests where it likes.
 func (c *ocspChecker) check(ctx context.Context, cert, issuer *x509.Certificate) error {
 	url, designated := c.responderFor(cert, issuer)
 	if url == "" {

@@ -24,8 +24,8 @@ const MinRSABits = 2048
 //   - RSA keys: PKCS #1 v1.5 with the DigestInfo of hash.
 //
 // digest must be exactly hash.Size() bytes. VerifySignature does not look
-// at the certificate's chain or validity: use Validator.VerifyChain for
-// that.
+// at the certificate's chain, validity, policy or revocation status:
+// Validator.VerifyDocumentSignature does all of that and this.
 func VerifySignature(cert *x509.Certificate, hash crypto.Hash, digest, signature []byte) error {
 	if cert == nil {
 		return errorf(ErrCertificate, "no certificate")
