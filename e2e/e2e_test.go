@@ -89,6 +89,7 @@ type flowResult struct {
 	Locale     string `json:"locale"`
 	Lang       string `json:"lang"` // the portal page's <html lang>
 	Service    string `json:"service"`
+	Transport  string `json:"transport"` // the card service line's data-transport: extension or websocket
 	Reader     string `json:"reader"`
 	Login      string `json:"login"`
 	EmailError string `json:"emailError"`
@@ -286,6 +287,15 @@ func runBrowser(t *testing.T, tl tools, w *world, name string, env ...string) fl
 // set up its own way, and returns what it printed.
 func runFlowScript(t *testing.T, tl tools, w *world, script, name string, env ...string) flowResult {
 	t.Helper()
+	var res flowResult
+	runScript(t, tl, w, script, name, &res, env...)
+	return res
+}
+
+// runScript runs a node script that drives a browser through w's portal
+// and decodes the JSON line it prints last into res.
+func runScript(t *testing.T, tl tools, w *world, script, name string, res any, env ...string) {
+	t.Helper()
 	if err := os.MkdirAll("artifacts", 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -304,17 +314,15 @@ func runFlowScript(t *testing.T, tl tools, w *world, script, name string, env ..
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	var res flowResult
 	line := strings.TrimSpace(stdout.String())
 	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
 		line = line[i+1:]
 	}
-	jerr := json.Unmarshal([]byte(line), &res)
+	jerr := json.Unmarshal([]byte(line), res)
 	if err != nil || jerr != nil {
 		t.Fatalf("%s failed: %v (json: %v)\nstdout: %s\nstderr: %s\nprompter saw: %+v", script, err, jerr, stdout.String(), stderr.String(), w.prompter.Calls())
 	}
 	t.Logf("browser: %+v (screenshot %s)", res, shot)
-	return res
 }
 
 // checkFlow asserts what the page showed, in the language of lang, what

@@ -284,6 +284,7 @@ try {
     const st = await page.getAttribute("#service-status", "data-state");
     if (st !== "ok") throw new Error(`service check: ${await page.textContent("#service-status")}`);
     result.service = await text(page, "#service-status");
+    result.transport = await page.getAttribute("#service-status", "data-transport");
   });
 
   await step("choose the reader", async () => {

@@ -138,11 +138,10 @@ func installChromiumPolicy(t *testing.T, policies map[string]any) {
 }
 
 // checkTransport asserts which transport the page said it used (the demo
-// portal names it in its card service line).
+// portal names it in its card service line and its data-transport).
 func checkTransport(t *testing.T, res flowResult, want string) {
 	t.Helper()
-	viaExtension := strings.Contains(res.Service, "browser extension")
-	if viaExtension != (want == "extension") {
-		t.Errorf("service line %q, want transport %s", res.Service, want)
+	if res.Transport != want {
+		t.Errorf("page used transport %q (service line %q), want %s", res.Transport, res.Service, want)
 	}
 }
