@@ -64,6 +64,11 @@ type Config struct {
 	// ConfigPath and LogPath are removed by Uninstall with purge; empty
 	// means nothing is purged there.
 	ConfigPath, LogPath string
+	// NativeMessaging also registers the program as the browser
+	// extension's native-messaging host (NativeHosts) for the user's
+	// Chrome, Chromium, Edge and Firefox. Uninstall and Status always
+	// handle the manifests.
+	NativeMessaging bool
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -111,6 +116,8 @@ type Result struct {
 	Notes []string
 	// Removed lists files removed by Uninstall.
 	Removed []string
+	// NativeHosts lists the browsers' host manifests written.
+	NativeHosts []string
 }
 
 func (r *Result) String() string {
@@ -120,6 +127,9 @@ func (r *Result) String() string {
 	}
 	if r.Executable != "" {
 		fmt.Fprintf(&b, "executable:   %s\n", r.Executable)
+	}
+	for _, h := range r.NativeHosts {
+		fmt.Fprintf(&b, "browser host: %s\n", h)
 	}
 	for _, p := range r.Removed {
 		fmt.Fprintf(&b, "removed:      %s\n", p)
@@ -153,7 +163,9 @@ type Status struct {
 	// SmartCard is true when the OS smart card service answered.
 	SmartCard    bool
 	SmartCardErr error
-	Notes        []string
+	// NativeHosts is the state of each browser's host manifest.
+	NativeHosts []NativeHostState
+	Notes       []string
 }
 
 func (s *Status) String() string {
@@ -181,6 +193,7 @@ func (s *Status) String() string {
 	fmt.Fprintf(&b, "service:            %s\n", s.Service)
 	fmt.Fprintf(&b, "listening on %-5d  %s\n", s.Port, yesNo(s.Listening, s.ListenErr))
 	fmt.Fprintf(&b, "smart card service: %s\n", yesNo(s.SmartCard, s.SmartCardErr))
+	b.WriteString(nativeHostsString(s.NativeHosts))
 	for _, n := range s.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
@@ -202,6 +215,9 @@ func Install(ctx context.Context, cfg Config) (*Result, error) {
 	// Note before writing anything which directories do not exist yet, so
 	// that Uninstall removes those and leaves the user's own.
 	want := append(registrationDirs(cfg), filepath.Dir(manifest))
+	if cfg.NativeMessaging {
+		want = append(want, nativeHostDirs()...)
+	}
 	if cfg.CopyBinary && !systemOwned(cfg.Executable) {
 		if dst, err := UserBinPath(cfg.Name); err == nil {
 			want = append(want, filepath.Dir(dst))
@@ -228,6 +244,9 @@ func Install(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Executable = cfg.Executable
 	err = install(ctx, cfg, res)
+	if cfg.NativeMessaging {
+		err = errors.Join(err, writeNativeHosts(cfg.Executable, res))
+	}
 	// Record even after a failure: the directories made so far are ours.
 	var made []string
 	for _, d := range created {
@@ -264,6 +283,7 @@ func Uninstall(ctx context.Context, cfg Config, purge bool) (*Result, error) {
 	if err := uninstall(ctx, cfg, res); err != nil {
 		errs = append(errs, err)
 	}
+	removeNativeHosts(res, &errs)
 	if ownCopy {
 		res.remove(dst, &errs)
 		removeOwnEmptyDir(filepath.Dir(dst), cfg.Name)
@@ -324,6 +344,7 @@ func CheckStatus(ctx context.Context, cfg Config) (*Status, error) {
 	st.Listening = st.ListenErr == nil
 	st.SmartCardErr = cfg.SmartCardCheck(ctx)
 	st.SmartCard = st.SmartCardErr == nil
+	st.NativeHosts = nativeHostStates()
 	return st, nil
 }
 

@@ -293,3 +293,16 @@ func TestNativeHostRefusesOtherExtensions(t *testing.T) {
 		}
 	}
 }
+
+func TestNativeManifestCommand(t *testing.T) {
+	out, stderr, code := run(t, "native-manifest", "--browser", "firefox", "--path", "/usr/bin/cardbridge")
+	if code != 0 || !strings.Contains(out, `"allowed_extensions": [`) || !strings.Contains(out, `"path": "/usr/bin/cardbridge"`) {
+		t.Fatalf("exit %d: %s%s", code, out, stderr)
+	}
+	if _, _, code := run(t, "native-manifest", "--browser", "safari", "--path", "/usr/bin/cardbridge"); code != 2 {
+		t.Errorf("unknown browser: exit %d, want 2", code)
+	}
+	if _, _, code := run(t, "native-manifest", "--browser", "chrome", "--path", "cardbridge"); code != 2 {
+		t.Errorf("relative path: exit %d, want 2", code)
+	}
+}

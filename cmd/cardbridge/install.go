@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/cardbridge/cardbridge/config"
 	"github.com/cardbridge/cardbridge/installer"
@@ -18,6 +19,7 @@ func installCommands() []command {
 		{"install", "start cardbridge at every login (per user, no administrator needed)", runInstall},
 		{"uninstall", "stop starting cardbridge at login and remove what install created", runUninstall},
 		{"status", "say whether cardbridge is installed, running and reachable", runStatus},
+		{"native-manifest", "print a browser's native-messaging host manifest (for packages)", runNativeManifest},
 	}
 }
 
@@ -59,6 +61,7 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	cfg := installerConfig(0)
 	cfg.CopyBinary = !*noCopy
+	cfg.NativeMessaging = true
 	res, err := installer.Install(ctx, cfg)
 	if res != nil {
 		fmt.Fprint(stdout, res)
@@ -89,5 +92,25 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if st != nil {
 		fmt.Fprint(stdout, st)
 	}
+	return err
+}
+
+// runNativeManifest prints the host manifest for one browser, so that
+// packages can generate their system-wide manifests from the binary.
+func runNativeManifest(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("native-manifest", stderr)
+	browser := fs.String("browser", "", "chrome, chromium, edge or firefox")
+	path := fs.String("path", "", "absolute path of the cardbridge binary the browser starts")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *path == "" || !filepath.IsAbs(*path) {
+		return fmt.Errorf("%w: --path must be an absolute path", errUsage)
+	}
+	b, err := installer.ManifestJSON(*browser, *path)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	_, err = stdout.Write(b)
 	return err
 }
