@@ -58,8 +58,8 @@ func TestReadThroughPCSC(t *testing.T) {
 		genuine string // integrity.genuine
 	}{
 		{"1.8", sim.ProfileECC, "1.8", false, "verified"},
-		{"1.7", sim.ProfileRSA, "1.7", false, "not available"},
-		{"1.7 EC RRN key", sim.ProfileRSAECRRN, "1.7", false, "not available"},
+		{"1.7", sim.ProfileRSA, "1.7", false, "unavailable"},
+		{"1.7 EC RRN key", sim.ProfileRSAECRRN, "1.7", false, "unavailable"},
 		{"1.8 foreign basic key", sim.ProfileECC, "1.8", true, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

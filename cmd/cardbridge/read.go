@@ -60,8 +60,8 @@ type integrityReport struct {
 	RRNCertificate    string `json:"rrnCertificate"`
 	BasicKeyHash      string `json:"basicKeyHash"`
 	// Genuine is the basic key challenge of applet 1.8 cards: "verified",
-	// "not available" (applet 1.7 and older: no basic key) or the reason
-	// it failed.
+	// "unavailable" (applet 1.7 and older: no basic key), as the
+	// protocol's integrity.genuine says them, or the reason it failed.
 	Genuine string `json:"genuine"`
 }
 
@@ -212,7 +212,7 @@ func genuineResult(err error) string {
 	case err == nil:
 		return "verified"
 	case errors.Is(err, beid.ErrCardAuthUnavailable):
-		return "not available"
+		return "unavailable"
 	}
 	return err.Error()
 }
@@ -264,7 +264,7 @@ func printReport(w io.Writer, r *readReport) error {
 	switch genuine {
 	case "verified":
 		genuine = "VERIFIED (the card signed a fresh challenge with the basic key its signed identity file names)"
-	case "not available":
+	case "unavailable":
 		genuine = "NOT AVAILABLE (applet 1.7 and older cards have no basic key to prove it with)"
 	default:
 		genuine = "FAILED (" + genuine + ")"
