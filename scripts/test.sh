@@ -181,7 +181,8 @@ resilience_checks() {
 	local t pkg name budget
 	for t in ./bridge:FuzzHandle:200000 ./bridge/nativemsg:FuzzHostInput:20000 ./apdu/beid:FuzzCardResponses:300000 \
 		./apdu/beid:FuzzCertificate:40000 ./apdu/beid:FuzzParseCardData:400000 \
-		./apdu/beid:FuzzParseIdentity:400000 ./apdu:FuzzParseResponse:1000000; do
+		./apdu/beid:FuzzParseIdentity:400000 ./apdu:FuzzParseResponse:1000000 \
+		./webeid:FuzzOCSPResponse:40000 ./webeid:FuzzValidateToken:20000; do
 		IFS=: read -r pkg name budget <<<"$t"
 		if ! out=$(go test -run '^$' -fuzz "^${name}\$" -fuzztime "${budget}x" -fuzzminimizetime 200x "$pkg" 2>&1); then
 			printf '%s\n' "$out" >&2
