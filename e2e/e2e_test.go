@@ -117,6 +117,9 @@ type flowResult struct {
 	Integrity   string            `json:"integrity"`
 	Genuine     string            `json:"genuine"`
 	GenuineText string            `json:"genuineText"`
+	// The summary's warning and the card software's lines behind it.
+	Warning         string   `json:"warning"`
+	IntegrityErrors []string `json:"integrityErrors"`
 	// The end page.
 	Reference   string `json:"reference"`
 	SignedBy    string `json:"signedBy"`
@@ -682,5 +685,32 @@ func TestBrowserCodeRenewal(t *testing.T) {
 	}
 	if res.PhoneDone != dutch.phoneDone || len(w.portal.Submissions()) != 1 {
 		t.Errorf("registration not completed: phone %q, %d submissions", res.PhoneDone, len(w.portal.Submissions()))
+	}
+}
+
+// TestBrowserCounterfeitCard: a card made from a genuine card's files with
+// a chip key of its own passes the file checks but not the genuineness
+// check; the summary shows the file checks passed and the genuineness
+// check failed, and warns, in the citizen's language, with the card
+// software's reason.
+func TestBrowserCounterfeitCard(t *testing.T) {
+	tl := requireBrowser(t)
+	card, err := sim.New(sim.Options{Profile: sim.ProfileECC, ForeignBasicKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := startWorld(t, simReaders(t, card), card.PKI())
+	res := runBrowser(t, tl, w, "counterfeit", "LOCALE=nl-BE", "EXPECT_COUNTERFEIT=1")
+	if len(res.Problems) > 0 {
+		t.Errorf("page errors: %q", res.Problems)
+	}
+	if res.Genuine != "failed" || res.Integrity != "ok" || !strings.HasPrefix(res.GenuineText, "MISLUKT") {
+		t.Errorf("checks shown: integrity %q, genuineness %q %q", res.Integrity, res.Genuine, res.GenuineText)
+	}
+	if !strings.Contains(res.Warning, "het kan een kopie zijn") || len(res.IntegrityErrors) != 1 {
+		t.Errorf("warning %q, lines %q", res.Warning, res.IntegrityErrors)
+	}
+	if n := len(w.portal.Submissions()); n != 0 {
+		t.Errorf("%d submissions", n)
 	}
 }

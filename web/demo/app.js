@@ -420,14 +420,17 @@ function countryName(l) {
 }
 
 /**
- * A check's outcome from the card software's integrity data: "ok",
- * "failed" or "na" when the card software does not report it.
+ * The outcome of the file checks (the National Register's signatures):
+ * "ok", "failed", or "na" when the card software does not say. The
+ * protocol's valid covers the genuineness check too, with one line in
+ * errors per failed check: a lone failure beside a failed genuineness
+ * check is that check, and the files are intact.
  */
-export function checkOutcome(v) {
-  if (v === true) return "ok";
-  if (v === false) return "failed";
-  if (v && typeof v === "object" && typeof v.valid === "boolean") return v.valid ? "ok" : "failed";
-  return "na";
+export function integrityOutcome(integrity) {
+  if (typeof integrity?.valid !== "boolean") return "na";
+  if (integrity.valid) return "ok";
+  const failed = Array.isArray(integrity.errors) ? integrity.errors.length : 0;
+  return integrity.genuine === "failed" && failed === 1 ? "ok" : "failed";
 }
 
 /**
@@ -468,10 +471,12 @@ async function fillFromCard() {
     put("phone", state.contact?.phone || "—");
     loc.bindValue($("s-country"), countryName);
     $("s-country").dataset.code = DOCUMENT_COUNTRY;
-    showCheck($("s-integrity"), checkOutcome(integrity));
-    showCheck($("s-genuine"), genuineness(integrity));
+    const files = integrityOutcome(integrity);
+    const genuine = genuineness(integrity);
+    showCheck($("s-integrity"), files);
+    showCheck($("s-genuine"), genuine);
     if (!integrity?.valid) {
-      show(loc, warn, "summary.integrityWarn");
+      show(loc, warn, genuine === "failed" ? "summary.counterfeitWarn" : "summary.integrityWarn");
       // The card software's own lines (English), as text.
       const errors = Array.isArray(integrity?.errors) ? integrity.errors : [];
       $("integrity-errors").replaceChildren(...errors.map((e) => el("li", {}, String(e))));
