@@ -4,7 +4,8 @@
 //
 //	go run ./cmd/beidsim --profile ecc|rsa|rsa-ecrrn [--pin 1234] [--person person.json]
 //	    [--vpcd 127.0.0.1:35963] [--pki-dir DIR] [--ocsp-addr 127.0.0.1:0]
-//	    [--revoked] [--retry 250ms] [--mute-on-early-resend 40ms] [-v]
+//	    [--revoked] [--retry 250ms] [--mute-on-early-resend 40ms]
+//	    [--foreign-basic-key] [--real-timing] [-v]
 //
 // pcscd must run with the vpcd driver (scripts/rig.sh start); beidsim
 // keeps trying, with backoff, while it is not up yet and after it goes
@@ -69,6 +70,7 @@ type config struct {
 	verbose bool
 	mute    time.Duration
 	foreign bool
+	timed   bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -86,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fl.BoolVar(&cfg.verbose, "v", false, "log every command's header and status word")
 	fl.DurationVar(&cfg.mute, "mute-on-early-resend", 0, "go mute, as real cards do, when a command follows a 6Cxx answer sooner than this (e.g. 40ms); 0 answers at once")
 	fl.BoolVar(&cfg.foreign, "foreign-basic-key", false, "play a counterfeit: a genuine card's files with another basic key inside (applet 1.8)")
+	fl.BoolVar(&cfg.timed, "real-timing", false, "answer as slowly as a real card: T=0 at the ATR's speed, chip and signature times (sim.RealTiming)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
 	}
@@ -199,6 +202,10 @@ func serveOCSP(addr string, pki *sim.PKI, logger *log.Logger) (*sim.OCSPResponde
 // pki.
 func makeCard(cfg *config, pki *sim.PKI) (*sim.Card, error) {
 	opts := sim.Options{Profile: cfg.profile, PIN: cfg.pin, PKI: pki, MuteOnEarlyResend: cfg.mute, ForeignBasicKey: cfg.foreign}
+	if cfg.timed {
+		tm := sim.RealTiming(cfg.profile)
+		opts.Timing = &tm
+	}
 	if cfg.person != "" {
 		p, err := sim.LoadPerson(cfg.person)
 		if err != nil {

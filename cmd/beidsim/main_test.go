@@ -330,3 +330,28 @@ func TestOCSPResponder(t *testing.T) {
 		})
 	}
 }
+
+func TestRealTimingFlag(t *testing.T) {
+	cfg, err := parseFlags([]string{"--real-timing", "--profile", "rsa-ecrrn"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki, err := loadPKI(cfg, log.New(io.Discard, "", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := makeCard(cfg, pki)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// GET CARD DATA: 5 header + 1 procedure + 28 data + 2 status bytes,
+	// 12 etu each at 93 clocks per etu and 4 MHz, and the chip's time.
+	tm := sim.RealTiming(sim.ProfileRSAECRRN)
+	want := time.Duration(36*12)*tm.ETU() + tm.Command
+	if _, err := card.Transmit(context.Background(), []byte{0x80, 0xE4, 0x00, 0x00, 0x1C}); err != nil {
+		t.Fatal(err)
+	}
+	if got := card.CardTime(); got < want {
+		t.Errorf("card time %v, want at least %v", got, want)
+	}
+}
