@@ -753,3 +753,28 @@ func shutdownWithDialog(t *testing.T, e *env) {
 		t.Errorf("dialogs after Shutdown: %+v, want one, closed", calls)
 	}
 }
+
+// TestResendPacing is D1 through the bridge: the driver pauses after a
+// 6Cxx as long as the reader layer says (beid.ResendPacer), so a card that
+// needs the pause reads, and goes mute when the readers say none.
+func TestResendPacing(t *testing.T) {
+	const gap = 20 * time.Millisecond
+	for _, tc := range []struct {
+		pause time.Duration
+		reads bool
+	}{{gap + 15*time.Millisecond, true}, {0, false}} {
+		e, _ := newEnv(t, 0, preConsented)
+		card, err := sim.New(sim.Options{Profile: sim.ProfileECC, PKI: newCard(t, sim.ProfileECC).PKI(), MuteOnEarlyResend: gap})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.readers.Insert(reader0, card); err != nil {
+			t.Fatal(err)
+		}
+		e.readers.SetResendDelay(tc.pause)
+		m := e.dial(testOrigin).call("identity", nil)
+		if got := m.Error == nil; got != tc.reads || card.Mute() == tc.reads {
+			t.Errorf("pause %v: identity read %v (%s), card mute %v; want read %v", tc.pause, got, m.raw, card.Mute(), tc.reads)
+		}
+	}
+}

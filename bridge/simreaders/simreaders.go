@@ -36,6 +36,7 @@ type Readers struct {
 	changed chan struct{} // closed and replaced on every change
 	err     error         // set by SetServiceError
 	latency time.Duration
+	resend  time.Duration    // see SetResendDelay
 	hook    func(cmd []byte) // see SetCommandHook
 	opens   int
 	// Counters of security-relevant commands, for tests that must show
@@ -165,6 +166,16 @@ func (r *Readers) PinpadLanguage(reader string) uint16 {
 		return s.pinpadLang
 	}
 	return 0
+}
+
+// SetResendDelay sets the pause the readers' sessions ask the driver to
+// make before an exact-length repeat after 6Cxx (beid.ResendPacer). The
+// default, 0, is the simulator's: it answers at once. A card made with
+// sim.Options.MuteOnEarlyResend needs more.
+func (r *Readers) SetResendDelay(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.resend = d
 }
 
 // SetLatency delays every command by d, as a slow reader would.
@@ -337,7 +348,7 @@ func (r *Readers) Open(ctx context.Context, reader string) (bridge.CardSession, 
 	}
 	s.busy = true
 	r.opens++
-	sess := &session{r: r, slot: s, card: s.card, pinpad: s.pinpad, latency: r.latency, events: s.events}
+	sess := &session{r: r, slot: s, card: s.card, pinpad: s.pinpad, latency: r.latency, resend: r.resend, events: s.events}
 	if r.noMarks {
 		return unmarkedSession{sess, sess}, nil
 	}
@@ -375,6 +386,7 @@ type session struct {
 	card    *sim.Card
 	pinpad  PinpadEntry
 	latency time.Duration
+	resend  time.Duration
 	events  int // the slot's event count when opened
 
 	mu     sync.Mutex
@@ -383,9 +395,9 @@ type session struct {
 
 var errClosed = errors.New("simreaders: session closed")
 
-// ResendDelay is the card's: the simulator needs no pause before an
-// exact-length repeat (see beid.ResendPacer).
-func (s *session) ResendDelay() time.Duration { return s.card.ResendDelay() }
+// ResendDelay makes the session a beid.ResendPacer (see
+// Readers.SetResendDelay).
+func (s *session) ResendDelay() time.Duration { return s.resend }
 
 // Transmit implements apdu.Transmitter.
 func (s *session) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
