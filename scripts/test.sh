@@ -43,9 +43,10 @@ web_setup() {
 	export CARDBRIDGE_E2E=required
 }
 
-# Tray, native dialogs under Xvfb, installer, .deb, Windows cross-build.
+# Tray, native dialogs under Xvfb, installer, Windows cross-build (the
+# packages are built and checked by release_checks).
 desktop_checks() {
-	section "desktop: tray, dialogs, installer, packages"
+	section "desktop: tray, dialogs, installer"
 	tray/ci.sh
 }
 

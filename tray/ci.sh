@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI for the desktop side of cardbridge: config, logging, prompt, tray,
-# installer, packaging. Installs what it needs from Debian, then runs
+# installer. Installs what it needs from Debian, then runs
 #   - the unit tests of these packages (vet and gofmt clean),
 #   - the tray's D-Bus test under a private session bus,
 #   - test B: the real consent/PIN/signature dialogs under Xvfb, driven
