@@ -168,6 +168,11 @@ func (p *Portal) handleLogin(w http.ResponseWriter, r *http.Request) (any, error
 	person := &Person{GivenName: given, Surname: surname, NationalNumber: nn}
 
 	unlock = p.sessions.lock()
+	if ss.person != nil && ss.person.NationalNumber != nn && ss.reg != nil && ss.reg.confirmed {
+		// Another person logs in over a registration whose code was
+		// taken: they start again from a new code.
+		ss.reg = nil
+	}
 	ss.person = person
 	ss.authCert = cert
 	ss.apps = map[string]*pendingApp{}

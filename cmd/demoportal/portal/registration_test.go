@@ -156,6 +156,19 @@ func TestRegistrationCode(t *testing.T) {
 		}
 	})
 
+	t.Run("another person logs in over a confirmed code", func(t *testing.T) {
+		h := newHarness(t, sim.ProfileECC)
+		h.login(card)
+		h.register()
+		h.login(other)
+		if st, m := h.post("/api/application", validApplication(other)); st != 409 || errCode(m) != "REGISTRATION_INCOMPLETE" {
+			t.Fatalf("application by the second person: %d %v", st, m)
+		}
+		if m := h.phoneCode(); m["status"] != "code" {
+			t.Fatalf("phone after the second login: %v", m)
+		}
+	})
+
 	t.Run("not logged in", func(t *testing.T) {
 		h := newHarness(t, sim.ProfileECC)
 		code := h.phoneCode()["code"].(string)
