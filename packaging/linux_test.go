@@ -172,6 +172,10 @@ func TestRPMContents(t *testing.T) {
 	if arch := output(t, "rpm", "-qp", "--queryformat", "%{ARCH}", rpm); arch != "x86_64" {
 		t.Errorf("rpm arch %q; want x86_64", arch)
 	}
+	// Nothing of the build machine: a fixed build host.
+	if host := output(t, "rpm", "-qp", "--queryformat", "%{BUILDHOST}", rpm); host != "cardbridge-release" {
+		t.Errorf("rpm build host %q; want cardbridge-release", host)
+	}
 	// The scriptlets enable the user unit for all users on install and
 	// disable it only on the final erase (rpm passes 0), not on upgrade.
 	scripts := output(t, "rpm", "-qp", "--scripts", rpm)
