@@ -48,6 +48,9 @@ type Config struct {
 	// Consents stores the origins the user allowed for good. Nil means a
 	// fresh MemoryConsentStore.
 	Consents ConsentStore
+	// Activity, when not nil, is told what each site did with the card
+	// (the tray's activity list).
+	Activity ActivityRecorder
 	// Logger receives one line per connection and request. Nil discards.
 	Logger *slog.Logger
 	// Limits bound what one page can make the server do; zero fields
@@ -70,10 +73,36 @@ type Limits struct {
 	PromptTimeout     time.Duration // methods that show a dialog, and the consent dialog of a handshake (120 s)
 	WriteTimeout      time.Duration // one frame write (10 s)
 	PingInterval      time.Duration // keepalive pings (30 s); a pong is due within twice that
-	// DenyCooldown is how long the handshakes of an origin the user
-	// denied are refused without a dialog (30 s), so that a page cannot
-	// reconnect in a loop until the user gives in.
+	// DenyCooldown is how long the handshakes of a site (config.Site:
+	// the scheme and registrable domain) the user denied are refused
+	// without a dialog (30 s), so that a page cannot reconnect in a
+	// loop, or from one subdomain after another, until the user gives in.
 	DenyCooldown time.Duration
+	// AbandonCooldown is the same for a site whose pages all left a
+	// consent dialog before the user answered it (5 s): dropping the
+	// handshake must not bring a fresh dialog back at once.
+	AbandonCooldown time.Duration
+	// DenyBurst denials within DenyWindow, whatever the sites, pause
+	// every consent dialog for GlobalCooldown (3 in 2 min: 60 s).
+	DenyBurst      int
+	DenyWindow     time.Duration
+	GlobalCooldown time.Duration
+	// MaxConsentWaitsPerSite bounds the handshakes of one site waiting
+	// for consent (2), so that one site cannot fill MaxConsentWaits.
+	MaxConsentWaitsPerSite int
+	// AllowOnceTTL bounds a session the user allowed once (10 min). Such
+	// a session is also bound to the card in the reader when it was
+	// allowed (or the first one inserted after, when none was): it ends
+	// when that card leaves.
+	AllowOnceTTL time.Duration
+	// RefusalBackoff is the pause after a PIN, last-try or signature
+	// dialog ended without a yes, before the origin may show another
+	// (2 s); it doubles with each refusal in a row, up to
+	// MaxRefusalBackoff (5 min). After BlockOfferAfter refusals in a row
+	// (3) the dialog offers to block the site.
+	RefusalBackoff    time.Duration
+	MaxRefusalBackoff time.Duration
+	BlockOfferAfter   int
 	// MaxConsentWaits bounds the handshakes, all origins together, that
 	// wait for the user's answer to a consent dialog (4). Each origin has
 	// one dialog at a time, which all its handshakes share; beyond the
@@ -118,6 +147,33 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxConsentWaits <= 0 {
 		l.MaxConsentWaits = 4
+	}
+	if l.AbandonCooldown <= 0 {
+		l.AbandonCooldown = 5 * time.Second
+	}
+	if l.DenyBurst <= 0 {
+		l.DenyBurst = 3
+	}
+	if l.DenyWindow <= 0 {
+		l.DenyWindow = 2 * time.Minute
+	}
+	if l.GlobalCooldown <= 0 {
+		l.GlobalCooldown = time.Minute
+	}
+	if l.MaxConsentWaitsPerSite <= 0 {
+		l.MaxConsentWaitsPerSite = 2
+	}
+	if l.AllowOnceTTL <= 0 {
+		l.AllowOnceTTL = 10 * time.Minute
+	}
+	if l.RefusalBackoff <= 0 {
+		l.RefusalBackoff = 2 * time.Second
+	}
+	if l.MaxRefusalBackoff <= 0 {
+		l.MaxRefusalBackoff = 5 * time.Minute
+	}
+	if l.BlockOfferAfter <= 0 {
+		l.BlockOfferAfter = 3
 	}
 	return l
 }

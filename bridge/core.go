@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cardbridge/cardbridge/config"
 )
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown
@@ -32,6 +34,7 @@ type Core struct {
 	cfg      Config
 	limits   Limits
 	log      *slog.Logger
+	refusals *logSampler     // for what pages can cause without bound
 	allowed  map[string]bool // pre-consented origins
 	devHTTP  map[string]bool // http:// origins allowed to connect
 	prompts  *promptQueue
@@ -50,9 +53,15 @@ type Core struct {
 	total       int            // sessions open or admitted
 	perOrigin   map[string]int // same, per origin
 	readerLocks map[string]chan struct{}
-	deniedUntil map[string]time.Time   // origins the user just denied
+	pinLocks    map[string]chan struct{}
+	deniedUntil map[string]time.Time   // sites (config.Site) the user just denied, or whose page left its dialog
+	denials     []time.Time            // recent denials, all sites together
+	quietUntil  time.Time              // no consent dialog for anyone until then
 	asking      map[string]*consentAsk // open consent dialogs, by origin
 	waiting     int                    // admissions waiting for a consent answer
+	waitingSite map[string]int         // same, by site
+	backoff     map[string]*refusals   // PIN and signature dialogs refused, by origin
+	blocked     map[string]bool        // sites the user blocked
 	sessionWG   sync.WaitGroup         // sessions and consent dialogs
 	// cardWG counts card work, which may outlive its request while a card
 	// is slow to answer (see withCard).
@@ -81,6 +90,7 @@ func NewCore(cfg Config) (*Core, error) {
 		cfg:         cfg,
 		limits:      cfg.Limits.withDefaults(),
 		log:         cfg.Logger,
+		refusals:    newLogSampler(cfg.Logger),
 		allowed:     make(map[string]bool),
 		devHTTP:     make(map[string]bool),
 		prompts:     newPromptQueue(cfg.Prompter),
@@ -89,8 +99,12 @@ func NewCore(cfg Config) (*Core, error) {
 		sessions:    make(map[*session]struct{}),
 		perOrigin:   make(map[string]int),
 		readerLocks: make(map[string]chan struct{}),
+		pinLocks:    make(map[string]chan struct{}),
 		deniedUntil: make(map[string]time.Time),
 		asking:      make(map[string]*consentAsk),
+		waitingSite: make(map[string]int),
+		backoff:     make(map[string]*refusals),
+		blocked:     make(map[string]bool),
 	}
 	for _, o := range cfg.DevHTTPOrigins {
 		c, err := CanonicalOrigin(o)
@@ -257,6 +271,11 @@ func (core *Core) CheckOrigin(origin string) (string, error) {
 	if err != nil {
 		return "", refuseOrigin("invalid Origin")
 	}
+	// What the settings could not store, no browser sends: non-ASCII or
+	// escaped host names, labels over 63 characters, empty labels.
+	if _, err := config.NormalizeOrigin(o, true); err != nil {
+		return "", refuseOrigin("invalid Origin")
+	}
 	if strings.HasPrefix(o, "http://") {
 		if !core.devHTTP[o] {
 			return "", refuseOrigin("origin not allowed: pages must be served over https")
@@ -288,6 +307,9 @@ func (core *Core) Admit(ctx context.Context, s Session) (*Admission, error) {
 }
 
 func (core *Core) admit(ctx context.Context, origin string) (consentGrant, *RefusedError) {
+	if core.siteBlocked(origin) {
+		return 0, refuseOrigin("site blocked by the user")
+	}
 	if core.preConsented(origin) {
 		if reason := core.reserve(origin); reason != "" {
 			return 0, &RefusedError{Code: CodeBusy, Reason: reason, Retry: true}
@@ -425,12 +447,15 @@ func (core *Core) askConsent(ctx context.Context, origin string) (ConsentDecisio
 		return Deny, ErrServerClosed
 	}
 	a := core.asking[origin]
-	if a == nil && time.Now().Before(core.deniedUntil[origin]) {
+	site := config.Site(origin)
+	if a == nil && core.deniedLocked(site, time.Now()) {
 		// Denied between admit's check and now.
 		core.mu.Unlock()
 		return Deny, nil
 	}
-	if core.waiting >= core.limits.MaxConsentWaits {
+	// One site cannot take every waiting place: another site's page
+	// still gets its dialog.
+	if core.waiting >= core.limits.MaxConsentWaits || core.waitingSite[site] >= core.limits.MaxConsentWaitsPerSite {
 		core.mu.Unlock()
 		return Deny, errConsentBusy
 	}
@@ -444,26 +469,33 @@ func (core *Core) askConsent(ctx context.Context, origin string) (ConsentDecisio
 	}
 	a.waiters++
 	core.waiting++
+	core.waitingSite[site]++
 	core.mu.Unlock()
 	core.log.Debug("handshake waits for consent", "origin", origin, "sharedDialog", shared)
 
 	select {
 	case <-a.done:
 		core.mu.Lock()
-		core.waiting--
+		core.unwaitLocked(site)
 		core.mu.Unlock()
 		return a.decision, a.err
 	case <-ctx.Done():
 		core.mu.Lock()
-		core.waiting--
+		core.unwaitLocked(site)
 		a.waiters--
 		last := a.waiters == 0
 		if last {
-			// Every page that asked has gone: close the dialog, and let
-			// the next page from the origin ask afresh.
+			// Every page that asked has gone: close the dialog. A page
+			// that drops its handshake to bring the dialog back counts
+			// as a short denial of its site, so the next page from the
+			// site asks afresh only after AbandonCooldown.
 			a.cancel()
 			if core.asking[origin] == a {
 				delete(core.asking, origin)
+			}
+			until := time.Now().Add(core.limits.AbandonCooldown)
+			if until.After(core.deniedUntil[site]) {
+				core.deniedUntil[site] = until
 			}
 		}
 		core.mu.Unlock()
@@ -545,15 +577,32 @@ func (core *Core) shuttingDown() bool {
 	return core.closing
 }
 
-// recentlyDenied reports whether the user denied origin within the
-// cooldown.
+func (core *Core) unwaitLocked(site string) {
+	core.waiting--
+	if core.waitingSite[site]--; core.waitingSite[site] <= 0 {
+		delete(core.waitingSite, site)
+	}
+}
+
+// recentlyDenied reports whether origin's site was denied within the
+// cooldown, or the user denied so many sites lately that nobody is
+// asked for now.
 func (core *Core) recentlyDenied(origin string) bool {
 	core.mu.Lock()
 	defer core.mu.Unlock()
-	return time.Now().Before(core.deniedUntil[origin])
+	return core.deniedLocked(config.Site(origin), time.Now())
 }
 
-// noteConsent records the user's decision for the cooldown.
+func (core *Core) deniedLocked(site string, now time.Time) bool {
+	return now.Before(core.deniedUntil[site]) || now.Before(core.quietUntil)
+}
+
+// noteConsent records the user's decision for the cooldowns. The
+// cooldown is the site's (config.Site): a1.evil.example and
+// a2.evil.example are one owner, who could make any number of origins.
+// DenyBurst denials within DenyWindow, whatever the sites, silence every
+// consent dialog for GlobalCooldown: a user who keeps saying no is not
+// asked by the next site either.
 func (core *Core) noteConsent(origin string, d ConsentDecision) {
 	core.mu.Lock()
 	defer core.mu.Unlock()
@@ -563,24 +612,48 @@ func (core *Core) noteConsent(origin string, d ConsentDecision) {
 			delete(core.deniedUntil, o)
 		}
 	}
-	if d == Deny {
-		core.deniedUntil[origin] = now.Add(core.limits.DenyCooldown)
-	} else {
-		delete(core.deniedUntil, origin)
+	site := config.Site(origin)
+	if d != Deny {
+		delete(core.deniedUntil, site)
+		return
 	}
+	core.deniedUntil[site] = now.Add(core.limits.DenyCooldown)
+	recent := core.denials[:0]
+	for _, t := range core.denials {
+		if now.Sub(t) < core.limits.DenyWindow {
+			recent = append(recent, t)
+		}
+	}
+	core.denials = append(recent, now)
+	if len(core.denials) >= core.limits.DenyBurst {
+		core.quietUntil = now.Add(core.limits.GlobalCooldown)
+		core.denials = core.denials[:0]
+		core.log.Info("consent dialogs paused after repeated denials", "for", core.limits.GlobalCooldown)
+	}
+}
+
+// lockPIN serialises the PIN flows of a reader (see preparePIN), apart
+// from its card work: reads go on while a PIN dialog is open.
+func (core *Core) lockPIN(ctx context.Context, name string) (unlock func(), err error) {
+	return lockNamed(ctx, &core.mu, core.pinLocks, name)
 }
 
 // lockReader serialises card work per reader: requests for one reader run
 // one after another, requests for different readers in parallel, whatever
 // session or transport they come from.
 func (core *Core) lockReader(ctx context.Context, name string) (unlock func(), err error) {
-	core.mu.Lock()
-	l, ok := core.readerLocks[name]
+	return lockNamed(ctx, &core.mu, core.readerLocks, name)
+}
+
+// lockNamed takes the lock called name in locks, a map guarded by mu.
+func lockNamed(ctx context.Context, mu *sync.Mutex, locks map[string]chan struct{}, name string) (unlock func(), err error) {
+	mu.Lock()
+	l, ok := locks[name]
 	if !ok {
 		l = make(chan struct{}, 1)
-		core.readerLocks[name] = l
+		locks[name] = l
 	}
-	core.mu.Unlock()
+	mu.Unlock()
 	select {
 	case l <- struct{}{}:
 		return func() { <-l }, nil

@@ -133,6 +133,14 @@ func (h *watchHub) broadcast(ctx context.Context, list []ReaderInfo, e *Error) {
 	h.current = list
 	h.live = e == nil
 	for c := range h.subs {
+		// A site whose consent was withdrawn since it subscribed (the
+		// tray, or another instance's) hears nothing more: its session
+		// ends.
+		if c.checkConsent() != nil {
+			delete(h.subs, c)
+			go c.end("consent revoked")
+			continue
+		}
 		c.sendEvent(b)
 	}
 }

@@ -376,19 +376,46 @@ func mCertificates(ctx context.Context, rc *reqCtx, params []byte) (any, error) 
 // uses it: tries left were read and the dialogs answered without holding
 // the card, so that a slow user does not block the reader for others.
 type pinGate struct {
-	serial   []byte // card the dialogs were about
-	pinpad   bool
-	lang     string // Config.Language, for the pinpad reader's prompts
-	pin      []byte
-	verified bool // verify was called, so the card may hold a verified PIN
+	serial    []byte // card the dialogs were about
+	pinpad    bool
+	lang      string // Config.Language, for the pinpad reader's prompts
+	pin       []byte
+	tries     int  // tries left the dialogs showed; -1 unknown
+	confirmed bool // the user took the risk of a last (or unknown) try
+	verified  bool // verify was called, so the card may hold a verified PIN
+	unlock    func()
+	req       PINRequest
+	core      *Core
 }
 
-func (g *pinGate) wipe() { wipe(g.pin) }
+// wipe wipes the PIN and lets the reader's next PIN flow start.
+func (g *pinGate) wipe() {
+	wipe(g.pin)
+	if g.unlock != nil {
+		g.unlock()
+		g.unlock = nil
+	}
+}
 
 // preparePIN reads the tries left and asks for the PIN. Nothing it does
 // costs a try: a blocked PIN, a refused last try or a cancelled dialog end
 // the request before any VERIFY.
-func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docName string) (*pinGate, error) {
+//
+// One PIN flow at a time per reader, from reading the tries to the
+// VERIFY (the caller's wipe ends it): a second request that read the
+// tries while the first one's dialog was open would show a count that
+// the first one's wrong PIN makes false, and three at once would block
+// the card with no last-try warning.
+func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docName string) (g *pinGate, err error) {
+	unlock, err := rc.core().lockPIN(ctx, info.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			unlock()
+		}
+	}()
 	type state struct {
 		serial []byte
 		pinpad bool
@@ -410,29 +437,49 @@ func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docN
 		return nil, err
 	}
 	s := rc.core()
-	g := &pinGate{serial: st.serial, pinpad: st.pinpad, lang: s.cfg.Language}
+	g = &pinGate{serial: st.serial, pinpad: st.pinpad, lang: s.cfg.Language, tries: st.tries, core: s}
 	req := PINRequest{Origin: rc.conn.origin, Reader: info.Name, Purpose: purpose, TriesLeft: st.tries, DocumentName: docName}
-	if st.tries == 1 {
-		ok, err := s.prompts.confirmLastTry(ctx, rc.conn.ctx, req)
+	g.req = req
+	// An applet 1.1 card cannot tell its tries without spending one: the
+	// next one may be the last, so the user is warned as for the last.
+	if st.tries == 1 || st.tries < 0 {
+		var ok bool
+		err := s.askUser(rc.conn, func(offer bool) (bool, error) {
+			r := req
+			r.OfferBlock = offer
+			var err error
+			ok, err = s.prompts.confirmLastTry(ctx, rc.conn.ctx, r)
+			return ok, err
+		})
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			return nil, &Error{Code: CodePINLastTry, Message: "one PIN try is left and the user chose not to use it",
-				Data: map[string]any{"triesLeft": 1}}
+			return nil, &Error{Code: CodePINLastTry, Message: "one PIN try may be left and the user chose not to use it",
+				Data: map[string]any{"triesLeft": st.tries}}
 		}
+		g.confirmed = true
 	}
 	if !g.pinpad {
-		pin, err := s.prompts.pin(ctx, rc.conn.ctx, req)
+		err := s.askUser(rc.conn, func(offer bool) (bool, error) {
+			r := req
+			r.OfferBlock = offer
+			pin, err := s.prompts.pin(ctx, rc.conn.ctx, r)
+			if err != nil {
+				wipe(pin)
+				return false, err
+			}
+			if len(pin) == 0 {
+				return false, ErrPromptCancelled
+			}
+			g.pin = pin
+			return true, nil
+		})
 		if err != nil {
-			wipe(pin)
 			return nil, err
 		}
-		if len(pin) == 0 {
-			return nil, ErrPromptCancelled
-		}
-		g.pin = pin
 	}
+	g.unlock = unlock
 	return g, nil
 }
 
@@ -443,7 +490,18 @@ func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docN
 func (g *pinGate) verify(ctx context.Context, sess CardSession, card *cachedCard) error {
 	g.verified = true
 	if g.pinpad {
-		return card.VerifyPINPinpad(ctx, sess.Pinpad(), g.lang)
+		// The keypad cannot say who asks: a dialog without input names
+		// the site for as long as the entry lasts.
+		nctx, stop := context.WithCancel(ctx)
+		shown := make(chan struct{})
+		go func() {
+			defer close(shown)
+			_ = g.core.prompts.p.PinpadNotice(nctx, g.req)
+		}()
+		err := card.VerifyPINPinpad(ctx, sess.Pinpad(), g.lang)
+		stop()
+		<-shown
+		return err
 	}
 	return card.VerifyPIN(ctx, g.pin)
 }
@@ -488,6 +546,10 @@ func (g *pinGate) logOff(ctx context.Context, card *cachedCard) {
 
 // sameCard makes sure the card in the reader is still the one the user
 // was asked about: it could have been swapped while a dialog was open.
+// In the same card session as the VERIFY that follows, it reads the tries
+// left again: another program may have spent some while the dialogs were
+// open, and a VERIFY on fewer tries than the user was shown, or on the
+// last one unconfirmed, is not sent.
 func (g *pinGate) sameCard(ctx context.Context, card *cachedCard) error {
 	cd, err := card.CardData(ctx)
 	if err != nil {
@@ -495,6 +557,17 @@ func (g *pinGate) sameCard(ctx context.Context, card *cachedCard) error {
 	}
 	if !bytes.Equal(cd.Serial, g.serial) {
 		return &Error{Code: CodeCardRemoved, Message: "the card was replaced by another one"}
+	}
+	if g.tries < 0 {
+		return nil // applet 1.1: the user confirmed an unknown count
+	}
+	tries, err := card.PINTriesLeft(ctx)
+	if err != nil {
+		return err
+	}
+	if tries < g.tries || (tries == 1 && !g.confirmed) {
+		return &Error{Code: CodePINLastTry, Message: "PIN tries were used since the user was asked; nothing was sent to the card",
+			Data: map[string]any{"triesLeft": tries}}
 	}
 	return nil
 }
@@ -684,11 +757,15 @@ func mSign(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 	s := rc.core()
 	// A fresh confirmation for every signature, whatever was allowed
 	// before: consent to read the card is not consent to sign.
-	ok, err = s.prompts.confirmSignature(ctx, rc.conn.ctx, SignatureRequest{
-		Origin:        rc.conn.origin,
-		DocumentName:  p.DocumentName,
-		HashAlgorithm: p.HashAlgorithm,
-		DigestHex:     hex.EncodeToString(digest),
+	err = s.askUser(rc.conn, func(offer bool) (bool, error) {
+		ok, err = s.prompts.confirmSignature(ctx, rc.conn.ctx, SignatureRequest{
+			Origin:        rc.conn.origin,
+			DocumentName:  p.DocumentName,
+			HashAlgorithm: p.HashAlgorithm,
+			DigestHex:     hex.EncodeToString(digest),
+			OfferBlock:    offer,
+		})
+		return ok, err
 	})
 	if err != nil {
 		return nil, err

@@ -24,6 +24,11 @@ type Prompter interface {
 	// ConfirmLastTry asks, when a single PIN try is left, whether the user
 	// wants to risk it; the PIN is asked only after a yes.
 	ConfirmLastTry(ctx context.Context, req PINRequest) (bool, error)
+	// PinpadNotice shows, until ctx ends, a dialog without input saying
+	// that req.Origin asks for the PIN on the reader's keypad: the
+	// reader itself cannot say who asks. It returns when ctx ends (the
+	// keypad entry is over), the dialog closed.
+	PinpadNotice(ctx context.Context, req PINRequest) error
 }
 
 // ConsentRequest is what the consent dialog shows.
@@ -67,6 +72,9 @@ type PINRequest struct {
 	Purpose      string // PurposeAuthenticate, PurposeSign or PurposeVerify
 	TriesLeft    int
 	DocumentName string // for PurposeSign, when the page named the document
+	// OfferBlock: the site's dialogs were refused several times in a
+	// row; the dialog offers "block this site" (ErrBlockSite).
+	OfferBlock bool
 }
 
 // SignatureRequest is what the confirm-signature dialog shows.
@@ -75,6 +83,7 @@ type SignatureRequest struct {
 	DocumentName  string
 	HashAlgorithm string // "SHA-256", "SHA-384" or "SHA-512"
 	DigestHex     string
+	OfferBlock    bool // as in PINRequest
 }
 
 // ConsentStore remembers the origins the user allowed for good.
@@ -91,6 +100,47 @@ type ConsentStore interface {
 type MemoryConsentStore struct {
 	mu      sync.Mutex
 	origins map[string]bool
+	blocked map[string]bool
+}
+
+var _ SiteBlocker = (*MemoryConsentStore)(nil)
+
+// Block records site as blocked.
+func (s *MemoryConsentStore) Block(site string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.blocked == nil {
+		s.blocked = make(map[string]bool)
+	}
+	s.blocked[site] = true
+	return nil
+}
+
+// Unblock forgets that site was blocked.
+func (s *MemoryConsentStore) Unblock(site string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.blocked, site)
+	return nil
+}
+
+// Blocked reports whether site is blocked.
+func (s *MemoryConsentStore) Blocked(site string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.blocked[site]
+}
+
+// BlockedSites returns the blocked sites, sorted.
+func (s *MemoryConsentStore) BlockedSites() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.blocked))
+	for o := range s.blocked {
+		out = append(out, o)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Allowed reports whether origin was allowed.
@@ -150,6 +200,13 @@ func (DenyPrompter) ConfirmSignature(context.Context, SignatureRequest) (bool, e
 
 // ConfirmLastTry refuses.
 func (DenyPrompter) ConfirmLastTry(context.Context, PINRequest) (bool, error) { return false, nil }
+
+// PinpadNotice shows nothing; the PIN flow never reaches the keypad
+// with DenyPrompter, whose consent is always refused.
+func (DenyPrompter) PinpadNotice(ctx context.Context, _ PINRequest) error {
+	<-ctx.Done()
+	return nil
+}
 
 // promptQueue lets one dialog on screen at a time: a page must not be able
 // to stack dialogs over another page's, and the user must see which origin

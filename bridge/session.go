@@ -69,6 +69,9 @@ func (c *session) serve() {
 	c.core.log.Info("connected", "origin", c.origin, "transport", c.transport)
 	go c.writeLoop()
 	c.sendJSON(event{Event: "hello", Data: map[string]any{"protocol": ProtocolVersion, "version": c.core.cfg.Version}})
+	if c.grant == grantOnce {
+		go c.holdOnce()
+	}
 	c.readLoop()
 	c.cancel()
 	c.stream.Close(CloseNormal)
@@ -166,20 +169,27 @@ func canonicalID(raw json.RawMessage) (json.RawMessage, bool) {
 
 // handle decodes one message and answers it or starts the method.
 func (c *session) handle(data []byte) {
+	// Every frame is charged, before anything is done with it: frames
+	// that are not even JSON cost decoding and an answer too. The id of
+	// a refused frame is still read, when it can be, so that the page
+	// learns which request was refused.
+	limited := !c.limiter.Allow()
 	var req request
 	if err := json.Unmarshal(data, &req); err != nil {
+		if limited {
+			c.sendJSON(errorResponse(nil, newError(CodeRateLimited, "too many requests; slow down")))
+			return
+		}
 		c.sendJSON(errorResponse(nil, newError(CodeBadRequest, "malformed JSON request")))
 		return
 	}
 	id, ok := canonicalID(req.ID)
-	if !ok {
-		c.sendJSON(errorResponse(nil, newError(CodeBadRequest, "id must be a string of at most 64 characters or an integer")))
+	if limited {
+		c.sendJSON(errorResponse(id, newError(CodeRateLimited, "too many requests; slow down")))
 		return
 	}
-	// Counted after decoding so that the page learns which request was
-	// refused; decoding is bounded by the message size limit.
-	if !c.limiter.Allow() {
-		c.sendJSON(errorResponse(id, newError(CodeRateLimited, "too many requests; slow down")))
+	if !ok {
+		c.sendJSON(errorResponse(nil, newError(CodeBadRequest, "id must be a string of at most 64 characters or an integer")))
 		return
 	}
 	var name string
@@ -346,6 +356,9 @@ func (c *session) run(ctx context.Context, id json.RawMessage, name string, m me
 		}
 	} else {
 		resp = response{ID: id, Result: result}
+		if act, ok := actionOf(name); ok && c.core.cfg.Activity != nil {
+			c.core.cfg.Activity.Record(Activity{Time: time.Now(), Origin: c.origin, Action: act})
+		}
 	}
 	c.logRequest(rc, outcome, start, rc.logAttrs...)
 	if done != nil {
@@ -354,6 +367,9 @@ func (c *session) run(ctx context.Context, id json.RawMessage, name string, m me
 	c.sendJSON(resp)
 	if err == nil && rc.afterSend != nil {
 		rc.afterSend()
+	}
+	if errors.Is(err, ErrBlockSite) {
+		c.end("site blocked by the user")
 	}
 	return false
 }
@@ -393,6 +409,76 @@ func (c *session) logRequest(rc *reqCtx, outcome string, start time.Time, extra 
 	}
 	attrs = append(attrs, extra...)
 	c.core.log.Info("request", attrs...)
+}
+
+// end closes the session from the daemon's side.
+func (c *session) end(why string) {
+	if c.ctx.Err() != nil {
+		return
+	}
+	c.core.log.Info("session ended", "origin", c.origin, "transport", c.transport, "why", why)
+	c.cancel()
+	c.stream.Close(CloseNormal)
+}
+
+// holdOnce keeps an allow-once session within what the user allowed: the
+// card in the readers at that moment (or, when there was none, the first
+// one inserted after), for Limits.AllowOnceTTL. The session ends when the
+// time is up or that card leaves its reader: another person's card
+// inserted later is not what the user said yes to.
+func (c *session) holdOnce() {
+	timer := time.NewTimer(c.core.limits.AllowOnceTTL)
+	defer timer.Stop()
+	go func() {
+		select {
+		case <-timer.C:
+			c.end("allow-once time limit")
+		case <-c.ctx.Done():
+		}
+	}()
+	readers := c.core.cfg.Readers
+	known, err := readers.List(c.ctx)
+	if err != nil {
+		c.end("cannot watch the card of an allow-once session")
+		return
+	}
+	bound := map[string][]byte{} // reader → ATR of the card allowed
+	for _, r := range known {
+		if r.CardPresent {
+			bound[r.Name] = r.ATR
+		}
+	}
+	for c.ctx.Err() == nil {
+		if len(bound) == 0 {
+			for _, r := range known {
+				if r.CardPresent {
+					bound[r.Name] = r.ATR
+				}
+			}
+		}
+		for name, atr := range bound {
+			if !cardStill(known, name, atr) {
+				c.end("the card allowed once left its reader")
+				return
+			}
+		}
+		if known, err = readers.Watch(c.ctx, known); err != nil {
+			if c.ctx.Err() == nil {
+				c.end("cannot watch the card of an allow-once session")
+			}
+			return
+		}
+	}
+}
+
+// cardStill reports whether reader name still holds a card with atr.
+func cardStill(list []ReaderInfo, name string, atr []byte) bool {
+	for _, r := range list {
+		if r.Name == name {
+			return r.CardPresent && bytes.Equal(r.ATR, atr)
+		}
+	}
+	return false
 }
 
 // checkConsent is the per-request check behind the handshake's, which

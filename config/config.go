@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	// PromptTimeoutSeconds bounds every native dialog; 0 means
 	// DefaultPromptTimeout.
 	PromptTimeoutSeconds int `json:"promptTimeoutSeconds,omitempty"`
+	// Blocked are the sites (Site: scheme and registrable domain) the
+	// user blocked with "block this site": refused without a dialog.
+	Blocked []string `json:"blocked,omitempty"`
 }
 
 // AllowedOrigin is one permanently allowed origin with its provenance, so
@@ -80,6 +84,7 @@ func (c Config) PromptTimeout() time.Duration {
 // store's own slice.
 func (c Config) clone() Config {
 	c.Origins = append([]AllowedOrigin(nil), c.Origins...)
+	c.Blocked = append([]string(nil), c.Blocked...)
 	return c
 }
 
@@ -185,6 +190,18 @@ func (c Config) sanitize(path string, allowHTTP bool) (Config, error) {
 		kept = append(kept, o)
 	}
 	c.Origins = kept
+	var blocked []string
+	for _, b := range c.Blocked {
+		n, err := NormalizeOrigin(b, true)
+		if err != nil || Site(n) != n {
+			problems = append(problems, fmt.Sprintf("blocked site %q is not a site", b))
+			continue
+		}
+		if !slices.Contains(blocked, n) {
+			blocked = append(blocked, n)
+		}
+	}
+	c.Blocked = blocked
 	if c.Language != "" && !languages[c.Language] {
 		problems = append(problems, fmt.Sprintf("language %q unsupported", c.Language))
 		c.Language = ""

@@ -1,6 +1,13 @@
-package config
+package config_test
 
-import "github.com/cardbridge/cardbridge/bridge"
+import (
+	"github.com/cardbridge/cardbridge/bridge"
+	"github.com/cardbridge/cardbridge/config"
+)
 
-// Store must keep satisfying the bridge's interface.
-var _ bridge.ConsentStore = (*Store)(nil)
+// Store must keep satisfying the bridge's interfaces: the consents, and
+// the sites the user blocked, kept across restarts.
+var (
+	_ bridge.ConsentStore = (*config.Store)(nil)
+	_ bridge.SiteBlocker  = (*config.Store)(nil)
+)

@@ -173,6 +173,46 @@ func (s *Store) Revoke(origin string) error {
 	})
 }
 
+// Block records site (a Site value, "https://evil.example") as blocked
+// by the user.
+func (s *Store) Block(site string) error {
+	n, err := NormalizeOrigin(site, true)
+	if err != nil {
+		return err
+	}
+	if Site(n) != n {
+		return fmt.Errorf("%w: %q is an origin inside a site, not a site", ErrBadOrigin, site)
+	}
+	return s.Update(func(c *Config) error {
+		if !slices.Contains(c.Blocked, n) {
+			c.Blocked = append(c.Blocked, n)
+		}
+		return nil
+	})
+}
+
+// Unblock lifts the block of site. Unblocking a site that is not blocked
+// is not an error.
+func (s *Store) Unblock(site string) error {
+	return s.Update(func(c *Config) error {
+		c.Blocked = slices.DeleteFunc(c.Blocked, func(b string) bool { return b == site })
+		return nil
+	})
+}
+
+// Blocked reports whether site is blocked.
+func (s *Store) Blocked(site string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refreshLocked()
+	return slices.Contains(s.cfg.Blocked, site)
+}
+
+// BlockedSites returns the blocked sites in the order they were blocked.
+func (s *Store) BlockedSites() []string {
+	return s.Config().Blocked
+}
+
 // Update applies fn to the current config and saves the result, holding
 // the cross-process lock throughout. If fn returns an error nothing is
 // written. The config passed to fn is re-read from disk first.

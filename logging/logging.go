@@ -28,9 +28,11 @@ type Options struct {
 	MaxSizeMB int
 	// MaxBackups is how many rotated files are kept; 0 means 3.
 	MaxBackups int
-	// Also, when non-nil, receives the same (redacted) records, e.g.
-	// os.Stderr when the daemon runs in a terminal.
+	// Also, when non-nil, receives the (redacted) records at AlsoLevel
+	// and above, as text, e.g. os.Stderr.
 	Also io.Writer
+	// AlsoLevel is the minimum level written to Also; nil means Level.
+	AlsoLevel slog.Leveler
 }
 
 // DefaultPath returns where the log lives:
@@ -96,15 +98,18 @@ func New(opts Options) (*slog.Logger, io.Closer, error) {
 		lj.Close()
 		return nil, nil, fmt.Errorf("logging: %w", err)
 	}
-	var w io.Writer = lj
-	if opts.Also != nil {
-		w = io.MultiWriter(lj, opts.Also)
-	}
 	level := opts.Level
 	if level == nil {
 		level = slog.LevelInfo
 	}
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+	var h slog.Handler = slog.NewJSONHandler(lj, &slog.HandlerOptions{Level: level})
+	if opts.Also != nil {
+		also := opts.AlsoLevel
+		if also == nil {
+			also = level
+		}
+		h = slog.NewMultiHandler(h, slog.NewTextHandler(opts.Also, &slog.HandlerOptions{Level: also}))
+	}
 	return slog.New(NewRedactor(h)), lj, nil
 }
 

@@ -42,6 +42,18 @@ type Question struct {
 type Entry struct {
 	Title, Text string
 	OK, Cancel  string
+	Extra       string // optional third button: SecretEntry returns ErrExtra
+}
+
+// ErrExtra is returned by SecretEntry when the user pressed the entry's
+// extra button.
+var ErrExtra = errors.New("prompt: extra button chosen")
+
+// Message is a dialog without input: a text and one button that closes
+// it.
+type Message struct {
+	Title, Text string
+	OK          string
 }
 
 // Dialogs draws modal dialogs. Implementations must return promptly once
@@ -49,6 +61,8 @@ type Entry struct {
 type Dialogs interface {
 	Question(ctx context.Context, q Question) (Answer, error)
 	SecretEntry(ctx context.Context, e Entry) (string, error)
+	// Notice shows m until ctx ends or the user closes it.
+	Notice(ctx context.Context, m Message) error
 }
 
 // Zenity is the Dialogs backend over github.com/ncruces/zenity.
@@ -93,20 +107,43 @@ func (Zenity) Question(ctx context.Context, q Question) (Answer, error) {
 // SecretEntry shows an entry whose text is masked.
 func (Zenity) SecretEntry(ctx context.Context, e Entry) (string, error) {
 	importSessionEnvOS(ctx)
-	s, err := zenity.Entry(entryText(runtime.GOOS, e.Text),
+	opts := []zenity.Option{
 		zenity.Context(ctx),
 		zenity.Title(e.Title),
 		zenity.OKLabel(e.OK),
 		zenity.CancelLabel(e.Cancel),
 		zenity.HideText(),
-	)
+	}
+	if e.Extra != "" {
+		opts = append(opts, zenity.ExtraButton(e.Extra))
+	}
+	s, err := zenity.Entry(entryText(runtime.GOOS, e.Text), opts...)
 	switch {
 	case err == nil:
 		return s, nil
+	case errors.Is(err, zenity.ErrExtraButton):
+		return "", ErrExtra
 	case errors.Is(err, zenity.ErrCanceled):
 		return "", ErrDismissed
 	}
 	return "", zenityError(ctx, err)
+}
+
+// Notice shows an information dialog until ctx ends (the process is
+// killed, closing the window) or the user closes it.
+func (Zenity) Notice(ctx context.Context, m Message) error {
+	importSessionEnvOS(ctx)
+	err := zenity.Info(m.Text,
+		zenity.Context(ctx),
+		zenity.Title(m.Title),
+		zenity.OKLabel(m.OK),
+		zenity.NoWrap(),
+		zenity.Icon(zenity.InfoIcon),
+	)
+	if err == nil || errors.Is(err, zenity.ErrCanceled) {
+		return nil
+	}
+	return zenityError(ctx, err)
 }
 
 // entryText protects an entry dialog's text from the zenity program

@@ -2,8 +2,10 @@ package prompt
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/cardbridge/cardbridge/bridge"
@@ -100,5 +102,56 @@ func TestDisplayOriginKeepsRegistrableDomain(t *testing.T) {
 		if strings.Contains(got, "bank.example") {
 			t.Errorf("DisplayOrigin(%q) = %q still shows the look-alike start and hides nothing", tt.origin, got)
 		}
+	}
+}
+
+// TestBlockThisSiteOffered: after repeated refusals the bridge asks the
+// dialogs to offer blocking the site; choosing it is ErrBlockSite.
+func TestBlockThisSiteOffered(t *testing.T) {
+	for _, lang := range []string{"en", "nl", "fr", "de"} {
+		f := &fakeDialogs{answers: []Answer{AnswerExtra, AnswerExtra}, err: nil}
+		p := New(Options{Dialogs: f, Language: lang})
+		ok, err := p.ConfirmSignature(context.Background(), bridge.SignatureRequest{Origin: "https://a.example", OfferBlock: true})
+		if ok || !errors.Is(err, bridge.ErrBlockSite) {
+			t.Errorf("%s: block chosen in the signature dialog: %v, %v", lang, ok, err)
+		}
+		ok, err = p.ConfirmLastTry(context.Background(), bridge.PINRequest{Origin: "https://a.example", TriesLeft: 1, OfferBlock: true})
+		if ok || !errors.Is(err, bridge.ErrBlockSite) {
+			t.Errorf("%s: block chosen in the last-try dialog: %v, %v", lang, ok, err)
+		}
+		for _, q := range f.questions {
+			if q.Extra == "" || q.Extra == "block.site" || !strings.Contains(q.Text, "https://a.example") {
+				t.Errorf("%s: dialog %+v", lang, q)
+			}
+		}
+	}
+	// Not offered: no third button.
+	f := &fakeDialogs{answers: []Answer{AnswerCancel}}
+	New(Options{Dialogs: f, Language: "en"}).ConfirmSignature(context.Background(), bridge.SignatureRequest{Origin: "https://a.example"})
+	if f.questions[0].Extra != "" {
+		t.Errorf("block offered unasked: %q", f.questions[0].Extra)
+	}
+}
+
+// TestPinpadNotice: the notice names the site and lasts until the entry
+// ends.
+func TestPinpadNotice(t *testing.T) {
+	f := &fakeDialogs{}
+	p := New(Options{Dialogs: f, Language: "fr"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- p.PinpadNotice(ctx, bridge.PINRequest{Origin: "https://registration.smart-id.com", Purpose: bridge.PurposeAuthenticate})
+	}()
+	select {
+	case <-done:
+		t.Fatal("the notice returned before the entry ended")
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	<-done
+	if len(f.notices) != 1 || !strings.Contains(f.notices[0].Text, "https://registration.smart-id.com") ||
+		!strings.Contains(f.notices[0].Text, "clavier du lecteur") {
+		t.Errorf("notices %+v", f.notices)
 	}
 }

@@ -151,6 +151,9 @@ func (p *Prompter) PIN(ctx context.Context, req bridge.PINRequest) ([]byte, erro
 	case req.TriesLeft > 1:
 		lines = append(lines, p.lang.T("pin.tries", req.TriesLeft))
 	}
+	if req.OfferBlock {
+		lines = append(lines, p.lang.T("block.note"))
+	}
 	base := strings.Join(lines, "\n\n")
 	text := base + "\n\n" + p.lang.T("pin.enter")
 	for attempt := 1; ; attempt++ {
@@ -159,7 +162,12 @@ func (p *Prompter) PIN(ctx context.Context, req bridge.PINRequest) ([]byte, erro
 			Text:   text,
 			OK:     p.lang.T("ok"),
 			Cancel: p.lang.T("cancel"),
+			Extra:  p.blockButton(req.OfferBlock),
 		})
+		if errors.Is(err, ErrExtra) {
+			p.log.Info("PIN prompt", "origin", origin, "purpose", req.Purpose, "outcome", "block-site")
+			return nil, bridge.ErrBlockSite
+		}
 		if err = finish(err); err != nil {
 			p.log.Info("PIN prompt", "origin", origin, "purpose", req.Purpose, "outcome", "cancelled", "err", err)
 			return nil, err
@@ -186,18 +194,26 @@ func (p *Prompter) ConfirmSignature(ctx context.Context, req bridge.SignatureReq
 	// The page's document name comes last but for the legal notice, on
 	// its own line: whatever survives DisplayText of it cannot sit on
 	// the origin or the digest.
-	text := strings.Join([]string{
+	parts := []string{
 		p.lang.T("sign.text", origin),
 		p.lang.T("sign.digest", DisplayText(req.HashAlgorithm, 16), FormatDigest(req.DigestHex)),
 		doc,
 		p.lang.T("sign.legal"),
-	}, "\n\n")
+	}
+	if req.OfferBlock {
+		parts = append(parts, p.lang.T("block.note"))
+	}
 	ans, err := p.dialogs.Question(pctx, Question{
 		Title:  p.lang.T("sign.title"),
-		Text:   text,
+		Text:   strings.Join(parts, "\n\n"),
 		OK:     p.lang.T("sign.ok"),
 		Cancel: p.lang.T("cancel"),
+		Extra:  p.blockButton(req.OfferBlock),
 	})
+	if err == nil && ans == AnswerExtra {
+		p.log.Info("signature prompt", "origin", origin, "outcome", "block-site")
+		return false, bridge.ErrBlockSite
+	}
 	if err = finish(err); err != nil {
 		p.log.Info("signature prompt", "origin", origin, "outcome", "cancelled", "err", err)
 		return false, err
@@ -211,19 +227,52 @@ func (p *Prompter) ConfirmLastTry(ctx context.Context, req bridge.PINRequest) (b
 	pctx, finish, cancel := p.withTimeout(ctx)
 	defer cancel()
 	origin := DisplayOrigin(req.Origin)
+	text := p.lang.T("lasttry.text", origin)
+	if req.TriesLeft < 0 {
+		text = p.lang.T("lasttry.unknown", origin) // applet 1.1
+	}
+	if req.OfferBlock {
+		text += "\n\n" + p.lang.T("block.note")
+	}
 	ans, err := p.dialogs.Question(pctx, Question{
 		Title:   p.lang.T("lasttry.title"),
-		Text:    p.lang.T("lasttry.text", origin),
+		Text:    text,
 		OK:      p.lang.T("lasttry.ok"),
 		Cancel:  p.lang.T("cancel"),
+		Extra:   p.blockButton(req.OfferBlock),
 		Warning: true,
 	})
+	if err == nil && ans == AnswerExtra {
+		p.log.Info("last-try prompt", "origin", origin, "outcome", "block-site")
+		return false, bridge.ErrBlockSite
+	}
 	if err = finish(err); err != nil {
 		p.log.Info("last-try prompt", "origin", origin, "outcome", "cancelled", "err", err)
 		return false, err
 	}
 	p.log.Info("last-try prompt", "origin", origin, "confirmed", ans == AnswerOK)
 	return ans == AnswerOK, nil
+}
+
+// PinpadNotice shows, for as long as ctx lasts (the keypad entry), a
+// dialog without input naming the site that asks for the PIN on the
+// reader: the reader's own display, if it has one, cannot.
+func (p *Prompter) PinpadNotice(ctx context.Context, req bridge.PINRequest) error {
+	origin := DisplayOrigin(req.Origin)
+	p.log.Info("pinpad notice", "origin", origin, "purpose", req.Purpose)
+	return p.dialogs.Notice(ctx, Message{
+		Title: p.lang.T("pinpad.title"),
+		Text:  p.lang.T("pinpad.text", origin, p.purpose(req.Purpose)),
+		OK:    p.lang.T("ok"),
+	})
+}
+
+// blockButton is the label of the "block this site" button, when offered.
+func (p *Prompter) blockButton(offer bool) string {
+	if !offer {
+		return ""
+	}
+	return p.lang.T("block.site")
 }
 
 func (p *Prompter) purpose(s string) string {

@@ -22,6 +22,15 @@ type fakeDialogs struct {
 	block     bool // wait for ctx instead of answering
 	questions []Question
 	shown     []Entry
+	notices   []Message
+}
+
+func (f *fakeDialogs) Notice(ctx context.Context, m Message) error {
+	f.mu.Lock()
+	f.notices = append(f.notices, m)
+	f.mu.Unlock()
+	<-ctx.Done()
+	return nil
 }
 
 func (f *fakeDialogs) Question(ctx context.Context, q Question) (Answer, error) {

@@ -208,13 +208,30 @@ func (t *Terminal) ask(ctx context.Context, text string, secret bool) ([]byte, e
 	}
 }
 
-func (t *Terminal) yes(ctx context.Context, text string) (bool, error) {
-	b, err := t.ask(ctx, text+" [y/N] ", false)
+// yes asks a yes/no question; with offerBlock, "block" is a third
+// answer, returned as bridge.ErrBlockSite.
+func (t *Terminal) yes(ctx context.Context, text string, offerBlock bool) (bool, error) {
+	choices := " [y/N] "
+	if offerBlock {
+		choices = "\nYou refused this site several times; answer \"block\" to block it for good. [y/N/block] "
+	}
+	b, err := t.ask(ctx, text+choices, false)
 	if err != nil {
 		return false, err
 	}
 	a := strings.ToLower(strings.TrimSpace(string(b)))
+	if offerBlock && a == "block" {
+		return false, bridge.ErrBlockSite
+	}
 	return a == "y" || a == "yes", nil
+}
+
+// PinpadNotice implements bridge.Prompter: a line naming the site, shown
+// while the reader's keypad takes the PIN.
+func (t *Terminal) PinpadNotice(ctx context.Context, req bridge.PINRequest) error {
+	fmt.Fprintf(t.out, "\n%s asks for your eID PIN: enter it on the card reader's keypad.\n", DisplayOrigin(req.Origin))
+	<-ctx.Done()
+	return nil
 }
 
 // Consent implements bridge.Prompter.
@@ -282,10 +299,14 @@ func (t *Terminal) ConfirmSignature(ctx context.Context, req bridge.SignatureReq
 		fmt.Fprintf(&b, "Document, as the site names it:\n%s\n", DisplayText(req.DocumentName, 200))
 	}
 	b.WriteString("Sign?")
-	return t.yes(ctx, b.String())
+	return t.yes(ctx, b.String(), req.OfferBlock)
 }
 
 // ConfirmLastTry implements bridge.Prompter.
 func (t *Terminal) ConfirmLastTry(ctx context.Context, req bridge.PINRequest) (bool, error) {
-	return t.yes(ctx, fmt.Sprintf("\nOnly ONE PIN try is left for %s: a wrong PIN blocks the card.\nEnter the PIN anyway?", DisplayOrigin(req.Origin)))
+	warning := "Only ONE PIN try is left for %s: a wrong PIN blocks the card."
+	if req.TriesLeft < 0 {
+		warning = "%s asks for your PIN; this card cannot tell how many tries are left, and this may be the last."
+	}
+	return t.yes(ctx, fmt.Sprintf("\n"+warning+"\nEnter the PIN anyway?", DisplayOrigin(req.Origin)), req.OfferBlock)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/cardbridge/cardbridge/bridge"
 	"github.com/cardbridge/cardbridge/config"
 )
 
@@ -94,6 +95,9 @@ func TestTrayOverDBus(t *testing.T) {
 	}
 	store.Allow("https://portal.example")
 	store.Allow("https://other.example")
+	store.Block("https://evil.example")
+	activity := NewActivityLog(0)
+	activity.Record(bridge.Activity{Time: time.Now(), Origin: "https://portal.example", Action: bridge.ActionIdentity})
 
 	states := make(chan State)
 	var mu sync.Mutex
@@ -105,6 +109,7 @@ func TestTrayOverDBus(t *testing.T) {
 	go func() {
 		done <- Run(ctx, Options{
 			Version: "1.2.3", Port: 27183, Language: "en", Consents: store,
+			Blocked: storeBlocker{store}, Activity: activity,
 			LogPath: "/tmp/x/cardbridge.log", States: states,
 			OnQuit:          func() { close(quit) },
 			OpenFile:        func(p string) error { mu.Lock(); opened = append(opened, p); mu.Unlock(); return nil },
@@ -145,7 +150,7 @@ func TestTrayOverDBus(t *testing.T) {
 		_, ok := root.find("Allowed websites", "Revoke https://other.example")
 		return ok
 	})
-	want := []string{"Starting…", "Allowed websites", "Listening on 127.0.0.1:27183", "cardbridge 1.2.3", "Open log", "Quit"}
+	want := []string{"Starting…", "Allowed websites", "Blocked websites", "Recent activity", "Listening on 127.0.0.1:27183", "cardbridge 1.2.3", "Open log", "Quit"}
 	if got := root.labels(); !slices.Equal(got, want) {
 		t.Fatalf("menu %q, want %q", got, want)
 	}
@@ -155,6 +160,28 @@ func TestTrayOverDBus(t *testing.T) {
 	if got, _ := root.find("Allowed websites"); !slices.Equal(got.labels(), []string{"Revoke https://portal.example", "Revoke https://other.example"}) {
 		t.Errorf("allowed origins %q", got.labels())
 	}
+
+	// The activity list tells what sites did, and cannot be clicked.
+	acts, _ := root.find("Recent activity")
+	if len(acts.children) != 1 || !strings.HasSuffix(acts.children[0].label, "https://portal.example read your identity") || acts.children[0].enabled {
+		t.Errorf("activity %+v", acts.children)
+	}
+	activity.Record(bridge.Activity{Time: time.Now(), Origin: "https://portal.example", Action: bridge.ActionSign})
+	eventually(t, "new activity in the menu", func() bool {
+		m, _ := getMenu().find("Recent activity")
+		return len(m.children) == 2 && strings.HasSuffix(m.children[0].label, "signed a document")
+	})
+	// A blocked site is listed, and one click unblocks it.
+	ub, ok := getMenu().find("Blocked websites", "Unblock https://evil.example")
+	if !ok {
+		t.Fatalf("blocked site not in the menu: %+v", getMenu())
+	}
+	click(ub)
+	eventually(t, "unblocking", func() bool { return !store.Blocked("https://evil.example") })
+	eventually(t, "(none) blocked", func() bool {
+		m, _ := getMenu().find("Blocked websites")
+		return slices.Equal(m.labels(), []string{"(none)"})
+	})
 
 	// State changes update the status line, tooltip and icon.
 	states <- StateCardPresent
@@ -214,6 +241,13 @@ func TestTrayOverDBus(t *testing.T) {
 		t.Fatal("Run did not return after Quit")
 	}
 }
+
+// storeBlocker is the tray's Blocker over the config store, as the
+// daemon's core is over its consent store.
+type storeBlocker struct{ s *config.Store }
+
+func (b storeBlocker) BlockedSites() []string        { return b.s.BlockedSites() }
+func (b storeBlocker) UnblockSite(site string) error { return b.s.Unblock(site) }
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"time"
 
 	"fyne.io/systray"
@@ -37,12 +38,21 @@ type ConsentStore interface {
 	Revoke(origin string) error
 }
 
+// Blocker lists the sites the user blocked ("block this site" in a
+// dialog) and lifts a block; *bridge.Core is one.
+type Blocker interface {
+	BlockedSites() []string
+	UnblockSite(site string) error
+}
+
 // Options configure Run.
 type Options struct {
 	Version  string
 	Port     int
 	Language string       // "", "en", "nl", "fr", "de"; "" follows the OS
 	Consents ConsentStore // nil hides the allowed-websites menu
+	Blocked  Blocker      // nil hides the blocked-websites menu
+	Activity *ActivityLog // nil hides the recent-activity menu
 	LogPath  string       // opened by "Open log"; empty hides the item
 	// States carries state changes from the daemon; the latest one is
 	// shown. It may be nil.
@@ -77,9 +87,14 @@ func Run(ctx context.Context, opts Options) error {
 	return nil
 }
 
-type originEntry struct {
-	origin string
-	item   *systray.MenuItem
+// submenu is a menu item whose children are rebuilt when their labels
+// change: the allowed, blocked and activity lists.
+type submenu struct {
+	parent, none *systray.MenuItem
+	keys         []string // what each child stands for
+	labels       []string
+	items        []*systray.MenuItem
+	clicks       chan string // a child's key when clicked; nil: children disabled
 }
 
 type tray struct {
@@ -88,9 +103,8 @@ type tray struct {
 	log   *slog.Logger
 	state State
 
-	status, allowed, none *systray.MenuItem
-	origins               []originEntry
-	revokeCh              chan string
+	status                     *systray.MenuItem
+	allowed, blocked, activity *submenu
 }
 
 func newTray(opts Options) *tray {
@@ -107,7 +121,62 @@ func newTray(opts Options) *tray {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &tray{opts: opts, lang: i18n.Choose(opts.Language), log: log, revokeCh: make(chan string)}
+	return &tray{opts: opts, lang: i18n.Choose(opts.Language), log: log}
+}
+
+// newSubmenu adds a menu item for a list, showing "(none)" while empty.
+func (t *tray) newSubmenu(titleKey string, clickable bool) *submenu {
+	m := &submenu{parent: systray.AddMenuItem(t.lang.T(titleKey), "")}
+	m.none = m.parent.AddSubMenuItem(t.lang.T("tray.none"), "")
+	m.none.Disable()
+	if clickable {
+		m.clicks = make(chan string)
+	}
+	return m
+}
+
+// set shows one child per key, labelled label(key), when that changed.
+// One click on a clickable child sends its key, with no confirmation:
+// revoking and unblocking are undone by the next dialog or refusal.
+func (m *submenu) set(ctx context.Context, keys, labels []string) {
+	if slices.Equal(keys, m.keys) && slices.Equal(labels, m.labels) {
+		return
+	}
+	for _, it := range m.items {
+		it.Remove() // closes its ClickedCh, ending its goroutine
+	}
+	m.items = m.items[:0]
+	m.keys, m.labels = slices.Clone(keys), slices.Clone(labels)
+	for i, key := range keys {
+		it := m.parent.AddSubMenuItem(labels[i], "")
+		m.items = append(m.items, it)
+		if m.clicks == nil {
+			it.Disable()
+			continue
+		}
+		go func() {
+			for range it.ClickedCh {
+				select {
+				case m.clicks <- key:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	if len(keys) == 0 {
+		m.none.Show()
+	} else {
+		m.none.Hide()
+	}
+}
+
+// clicked is m's click channel; nil (never ready) for a nil submenu.
+func (m *submenu) clicked() <-chan string {
+	if m == nil {
+		return nil
+	}
+	return m.clicks
 }
 
 // items are the fixed menu entries whose clicks the loop handles.
@@ -124,13 +193,19 @@ func (t *tray) build(ctx context.Context) items {
 	t.setState(StateStarting)
 	systray.AddSeparator()
 	if t.opts.Consents != nil {
-		t.allowed = systray.AddMenuItem(t.lang.T("tray.allowed"), "")
-		t.none = t.allowed.AddSubMenuItem(t.lang.T("tray.none"), "")
-		t.none.Disable()
-		// Fill the origins in now: the host's first menu request waits
+		t.allowed = t.newSubmenu("tray.allowed", true)
+	}
+	if t.opts.Blocked != nil {
+		t.blocked = t.newSubmenu("tray.blocked", true)
+	}
+	if t.opts.Activity != nil {
+		t.activity = t.newSubmenu("tray.activity", false)
+	}
+	if t.allowed != nil || t.blocked != nil || t.activity != nil {
+		// Fill the lists in now: the host's first menu request waits
 		// for build, and tray hosts (libdbusmenu) show submenus added
 		// to a menu they already fetched less reliably.
-		t.refreshOrigins(ctx)
+		t.refreshLists(ctx)
 		systray.AddSeparator()
 	}
 	port := systray.AddMenuItem(t.lang.T("tray.port", t.opts.Port), "")
@@ -178,14 +253,21 @@ func (t *tray) loop(ctx context.Context, it items) {
 			}
 			t.setState(s)
 		case <-tick.C:
-			t.refreshOrigins(ctx)
-		case origin := <-t.revokeCh:
+			t.refreshLists(ctx)
+		case origin := <-t.allowed.clicked():
 			if err := t.opts.Consents.Revoke(origin); err != nil {
 				t.log.Error("tray: revoking origin", "origin", origin, "err", err)
 			} else {
 				t.log.Info("tray: origin revoked by the user", "origin", origin)
 			}
-			t.refreshOrigins(ctx)
+			t.refreshLists(ctx)
+		case site := <-t.blocked.clicked():
+			if err := t.opts.Blocked.UnblockSite(site); err != nil {
+				t.log.Error("tray: unblocking site", "site", site, "err", err)
+			} else {
+				t.log.Info("tray: site unblocked by the user", "site", site)
+			}
+			t.refreshLists(ctx)
 		case c := <-clicks:
 			switch c {
 			case "openlog":
@@ -209,45 +291,35 @@ func (t *tray) setState(s State) {
 	t.status.SetTitle(text)
 }
 
-// refreshOrigins rebuilds the allowed-origins submenu if the store's list
-// changed: one "Revoke <origin>" item per origin. One click revokes, with
-// no confirmation, because revoking is the safe direction: the worst a
-// stray click does is make the site ask again. (A third menu level per
-// origin was tried first: libdbusmenu-based hosts such as Xfce's show
-// such submenus empty when they are added after the menu was fetched.)
-func (t *tray) refreshOrigins(ctx context.Context) {
-	if t.opts.Consents == nil {
-		return
+// refreshLists rebuilds the allowed, blocked and activity submenus
+// whose content changed: one "Revoke <origin>" item per allowed origin,
+// one "Unblock <site>" per blocked site, one line per recent activity.
+// (A third menu level per origin was tried first: libdbusmenu-based
+// hosts such as Xfce's show such submenus empty when they are added
+// after the menu was fetched.)
+func (t *tray) refreshLists(ctx context.Context) {
+	labelled := func(keys []string, key string) []string {
+		out := make([]string, len(keys))
+		for i, k := range keys {
+			out[i] = t.lang.T(key, k)
+		}
+		return out
 	}
-	list := t.opts.Consents.List()
-	cur := make([]string, len(t.origins))
-	for i, o := range t.origins {
-		cur[i] = o.origin
+	if t.allowed != nil {
+		list := t.opts.Consents.List()
+		t.allowed.set(ctx, list, labelled(list, "tray.revoke"))
 	}
-	if slices.Equal(list, cur) {
-		return
+	if t.blocked != nil {
+		list := t.opts.Blocked.BlockedSites()
+		t.blocked.set(ctx, list, labelled(list, "tray.unblock"))
 	}
-	for _, o := range t.origins {
-		o.item.Remove() // closes its ClickedCh, ending its goroutine
-	}
-	t.origins = t.origins[:0]
-	for _, origin := range list {
-		item := t.allowed.AddSubMenuItem(t.lang.T("tray.revoke", origin), origin)
-		t.origins = append(t.origins, originEntry{origin: origin, item: item})
-		go func() {
-			for range item.ClickedCh {
-				select {
-				case t.revokeCh <- origin:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	if len(list) == 0 {
-		t.none.Show()
-	} else {
-		t.none.Hide()
+	if t.activity != nil {
+		var keys, labels []string
+		for i, a := range t.opts.Activity.Recent() {
+			keys = append(keys, strconv.Itoa(i))
+			labels = append(labels, activityLabel(t.lang, a))
+		}
+		t.activity.set(ctx, keys, labels)
 	}
 }
 

@@ -21,6 +21,7 @@ const (
 	PIN
 	ConfirmSignature
 	ConfirmLastTry
+	PinpadNotice
 )
 
 func (k Kind) String() string {
@@ -33,6 +34,8 @@ func (k Kind) String() string {
 		return "confirm-signature"
 	case ConfirmLastTry:
 		return "confirm-last-try"
+	case PinpadNotice:
+		return "pinpad-notice"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -62,6 +65,8 @@ type Call struct {
 	DocumentName  string
 	HashAlgorithm string
 	DigestHex     string
+	// OfferBlock: the dialog offered "block this site".
+	OfferBlock bool
 	// Closed is set when the dialog's context ended while it was open.
 	Closed bool
 }
@@ -114,12 +119,14 @@ func (p *Prompter) Opened() <-chan Call {
 	return p.opened
 }
 
-func (p *Prompter) next(ctx context.Context, c Call) (Answer, error) {
+func (p *Prompter) next(ctx context.Context, c Call, fixed ...Answer) (Answer, error) {
 	p.mu.Lock()
 	var a Answer
 	q := p.queues[c.Kind]
 	has := len(q) > 0
-	if has {
+	if len(fixed) > 0 {
+		a, has = fixed[0], true
+	} else if has {
 		a, p.queues[c.Kind] = q[0], q[1:]
 	}
 	i := len(p.calls)
@@ -159,7 +166,7 @@ func (p *Prompter) Consent(ctx context.Context, req bridge.ConsentRequest) (brid
 // PIN implements bridge.Prompter. An empty queue cancels the dialog.
 func (p *Prompter) PIN(ctx context.Context, req bridge.PINRequest) ([]byte, error) {
 	a, err := p.next(ctx, Call{Kind: PIN, Origin: req.Origin, Reader: req.Reader, Purpose: req.Purpose,
-		TriesLeft: req.TriesLeft, DocumentName: req.DocumentName})
+		TriesLeft: req.TriesLeft, DocumentName: req.DocumentName, OfferBlock: req.OfferBlock})
 	if err != nil {
 		return nil, err
 	}
@@ -172,13 +179,21 @@ func (p *Prompter) PIN(ctx context.Context, req bridge.PINRequest) ([]byte, erro
 // ConfirmSignature implements bridge.Prompter.
 func (p *Prompter) ConfirmSignature(ctx context.Context, req bridge.SignatureRequest) (bool, error) {
 	a, err := p.next(ctx, Call{Kind: ConfirmSignature, Origin: req.Origin, DocumentName: req.DocumentName,
-		HashAlgorithm: req.HashAlgorithm, DigestHex: req.DigestHex})
+		HashAlgorithm: req.HashAlgorithm, DigestHex: req.DigestHex, OfferBlock: req.OfferBlock})
 	return a.OK && err == nil, err
 }
 
 // ConfirmLastTry implements bridge.Prompter.
 func (p *Prompter) ConfirmLastTry(ctx context.Context, req bridge.PINRequest) (bool, error) {
 	a, err := p.next(ctx, Call{Kind: ConfirmLastTry, Origin: req.Origin, Reader: req.Reader, Purpose: req.Purpose,
-		TriesLeft: req.TriesLeft, DocumentName: req.DocumentName})
+		TriesLeft: req.TriesLeft, DocumentName: req.DocumentName, OfferBlock: req.OfferBlock})
 	return a.OK && err == nil, err
+}
+
+// PinpadNotice implements bridge.Prompter: the notice stays open until
+// ctx ends, whatever is queued.
+func (p *Prompter) PinpadNotice(ctx context.Context, req bridge.PINRequest) error {
+	_, err := p.next(ctx, Call{Kind: PinpadNotice, Origin: req.Origin, Reader: req.Reader, Purpose: req.Purpose,
+		TriesLeft: req.TriesLeft, DocumentName: req.DocumentName}, Answer{Block: true})
+	return err
 }

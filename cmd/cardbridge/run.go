@@ -86,13 +86,15 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	var readers bridge.Readers = pc
 	wantTray := *showTray == "on" || (*showTray == "auto" && how == "native")
 	var monitor *tray.Monitor
+	var activity *tray.ActivityLog
 	if wantTray {
+		activity = tray.NewActivityLog(0)
 		// The monitor sits between the server and PC/SC so that the icon
 		// shows "busy" while a page uses the card.
 		monitor = tray.NewMonitor(pc, log)
 		readers = monitor
 	}
-	srv, err := bridge.New(bridge.Config{
+	bcfg := bridge.Config{
 		Port:               *port,
 		AllowedOrigins:     allow,
 		OnlyAllowedOrigins: *only,
@@ -103,7 +105,11 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		Consents:           consents,
 		Logger:             log,
 		Version:            version,
-	})
+	}
+	if activity != nil {
+		bcfg.Activity = activity
+	}
+	srv, err := bridge.New(bcfg)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -126,7 +132,10 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		// UI on the main thread); it returns when ctx ends or on Quit.
 		err := tray.Run(ctx, tray.Options{
 			Version: version, Port: *port, Language: cfg.Language,
-			Consents: consents, LogPath: logPath, States: monitor.States(),
+			// Revoking through the core also closes the origin's open
+			// sessions; blocks are lifted there too.
+			Consents: trayConsents{consents, srv.Core()}, Blocked: srv.Core(), Activity: activity,
+			LogPath: logPath, States: monitor.States(),
 			OnQuit: cancel, Logger: log,
 		})
 		if err != nil {
@@ -177,10 +186,25 @@ func loadUserSetup(log *slog.Logger, allowHTTP bool, prompterChoice string) (use
 	return us, nil
 }
 
-// openLog logs to the rotated log file and to stderr, both through the
-// redactor: the bridge logs no PIN and masks national numbers itself, the
-// redactor is the second line of defence. Without a usable log file it
-// logs to stderr alone and says why. logPath is "" then.
+// trayConsents is the consent store as the tray sees it: a revocation
+// goes through the core, which ends the origin's open sessions at once.
+type trayConsents struct {
+	store bridge.ConsentStore
+	core  *bridge.Core
+}
+
+func (c trayConsents) List() []string             { return c.store.List() }
+func (c trayConsents) Revoke(origin string) error { return c.core.Revoke(origin) }
+
+// openLog logs to the rotated log file, private to the user, and its
+// errors to stderr too, both through the redactor: the bridge logs no PIN
+// and masks national numbers itself, the redactor is the second line of
+// defence. A service manager puts stderr in the system journal, which
+// other users (the adm or systemd-journal group) may read: the sites the
+// user visits and what they did stay in the private file, and the
+// journal gets only what an administrator must see, errors. Without a
+// usable log file it logs to stderr alone and says why. logPath is ""
+// then.
 func openLog(path string, lvl slog.Leveler, stderr io.Writer) (log *slog.Logger, logPath string, closeLog func()) {
 	toStderr := slog.New(logging.NewRedactor(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
 	if path == "-" {
@@ -193,7 +217,7 @@ func openLog(path string, lvl slog.Leveler, stderr io.Writer) (log *slog.Logger,
 			return toStderr, "", func() {}
 		}
 	}
-	log, closer, err := logging.New(logging.Options{Path: path, Level: lvl, Also: stderr})
+	log, closer, err := logging.New(logging.Options{Path: path, Level: lvl, Also: stderr, AlsoLevel: slog.LevelError})
 	if err != nil {
 		toStderr.Warn("no log file", "path", path, "err", err)
 		return toStderr, "", func() {}

@@ -1,0 +1,177 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/cardbridge/cardbridge/config"
+)
+
+// ErrBlockSite is what a Prompter returns when the user chose "block
+// this site" in a PIN, last-try or signature dialog that offered it
+// (PINRequest.OfferBlock, SignatureRequest.OfferBlock).
+var ErrBlockSite = errors.New("bridge: the user blocked this site")
+
+// SiteBlocker is implemented by consent stores that keep the sites the
+// user blocked, so that a block outlives the daemon. Sites are
+// config.Site values ("https://evil.example").
+type SiteBlocker interface {
+	Block(site string) error
+	Unblock(site string) error
+	Blocked(site string) bool
+	BlockedSites() []string
+}
+
+// refusals counts the PIN, last-try and signature dialogs of one origin
+// that ended without a yes, for the back-off between them.
+type refusals struct {
+	count int
+	until time.Time
+}
+
+// refusalBackoff is the pause after the n-th refusal in a row: none
+// after the first (a user may cancel once and try again at once), then
+// Limits.RefusalBackoff, doubled at each refusal, at most
+// Limits.MaxRefusalBackoff.
+func (l Limits) refusalBackoff(n int) time.Duration {
+	if n < 2 {
+		return 0
+	}
+	d := float64(l.RefusalBackoff) * math.Pow(2, float64(min(n-2, 30)))
+	return time.Duration(min(d, float64(l.MaxRefusalBackoff)))
+}
+
+// askUser shows one dialog of origin's session under the refusal
+// back-off. A site the user just refused a dialog cannot show another
+// until its back-off ends: the request fails at once with RATE_LIMITED
+// instead. After Limits.BlockOfferAfter refusals in a row, the dialog
+// offers to block the site (show's offerBlock); a user who takes it gets
+// the site blocked and its other sessions closed; self, the session
+// that asked, ends once it has its answer (session.run). show reports
+// whether the user said yes.
+func (core *Core) askUser(self *session, show func(offerBlock bool) (bool, error)) error {
+	origin := self.origin
+	now := time.Now()
+	core.mu.Lock()
+	r := core.backoff[origin]
+	if r != nil && now.Before(r.until) {
+		wait := r.until.Sub(now)
+		core.mu.Unlock()
+		return &Error{Code: CodeRateLimited, Message: "the user declined this site's last request; wait before asking again",
+			Data: map[string]any{"retryAfter": math.Ceil(wait.Seconds())}}
+	}
+	offer := r != nil && r.count >= core.limits.BlockOfferAfter
+	core.mu.Unlock()
+
+	ok, err := show(offer)
+	switch {
+	case errors.Is(err, ErrBlockSite):
+		core.blockSite(config.Site(origin), self)
+		return &Error{Code: CodeConsentDenied, Message: "the user blocked this site", Err: err}
+	case err == nil && ok:
+		core.mu.Lock()
+		delete(core.backoff, origin)
+		core.mu.Unlock()
+		return nil
+	case err == nil, errors.Is(err, ErrPromptCancelled), errors.Is(err, context.Canceled):
+		core.mu.Lock()
+		r := core.backoff[origin]
+		if r == nil {
+			r = &refusals{}
+			core.backoff[origin] = r
+		}
+		r.count++
+		r.until = time.Now().Add(core.limits.refusalBackoff(r.count))
+		core.mu.Unlock()
+	}
+	return err
+}
+
+// BlockSite blocks a site (config.Site) for good, as the user's "block
+// this site" does: its pages are refused at once, without a dialog, its
+// standing consents revoked and its open sessions closed. The block is
+// kept in the consent store when it can keep it (SiteBlocker), else
+// until the daemon exits.
+func (core *Core) BlockSite(site string) { core.blockSite(site, nil) }
+
+func (core *Core) blockSite(site string, except *session) {
+	if b, ok := core.consents.(SiteBlocker); ok {
+		if err := b.Block(site); err != nil {
+			core.log.Error("cannot store the blocked site", "site", site, "err", err)
+		}
+	}
+	core.mu.Lock()
+	core.blocked[site] = true
+	core.mu.Unlock()
+	for _, o := range core.consents.List() {
+		if config.Site(o) == site {
+			_ = core.consents.Revoke(o)
+		}
+	}
+	core.log.Info("site blocked by the user", "site", site)
+	core.closeSessions(func(c *session) bool { return c != except && config.Site(c.origin) == site })
+}
+
+// UnblockSite lifts a block (the tray's "unblock").
+func (core *Core) UnblockSite(site string) error {
+	core.mu.Lock()
+	delete(core.blocked, site)
+	core.mu.Unlock()
+	if b, ok := core.consents.(SiteBlocker); ok {
+		return b.Unblock(site)
+	}
+	return nil
+}
+
+// BlockedSites lists the blocked sites.
+func (core *Core) BlockedSites() []string {
+	if b, ok := core.consents.(SiteBlocker); ok {
+		return b.BlockedSites()
+	}
+	core.mu.Lock()
+	defer core.mu.Unlock()
+	out := make([]string, 0, len(core.blocked))
+	for s := range core.blocked {
+		out = append(out, s)
+	}
+	return out
+}
+
+// siteBlocked reports whether origin's site is blocked.
+func (core *Core) siteBlocked(origin string) bool {
+	site := config.Site(origin)
+	core.mu.Lock()
+	blocked := core.blocked[site]
+	core.mu.Unlock()
+	if b, ok := core.consents.(SiteBlocker); ok && !blocked {
+		blocked = b.Blocked(site)
+	}
+	return blocked
+}
+
+// closeSessions ends the open sessions that match.
+func (core *Core) closeSessions(match func(*session) bool) {
+	core.mu.Lock()
+	var end []*session
+	for c := range core.sessions {
+		if match(c) {
+			end = append(end, c)
+		}
+	}
+	core.mu.Unlock()
+	for _, c := range end {
+		c.cancel()
+		c.stream.Close(CloseNormal)
+	}
+}
+
+// Revoke withdraws origin's standing consent, as the tray's "revoke"
+// does, and closes the origin's open sessions at once, whatever their
+// grant: they get no more events, and their requests end.
+func (core *Core) Revoke(origin string) error {
+	err := core.consents.Revoke(origin)
+	core.closeSessions(func(c *session) bool { return c.origin == origin })
+	return err
+}
