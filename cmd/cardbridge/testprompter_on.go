@@ -40,3 +40,8 @@ func (envPrompter) ConfirmSignature(context.Context, bridge.SignatureRequest) (b
 }
 
 func (envPrompter) ConfirmLastTry(context.Context, bridge.PINRequest) (bool, error) { return true, nil }
+
+func (envPrompter) PinpadNotice(ctx context.Context, _ bridge.PINRequest) error {
+	<-ctx.Done()
+	return nil
+}
