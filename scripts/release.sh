@@ -72,9 +72,16 @@ echo "== .msi (wixl)"
 upgrade_code=0D858B28-04AB-4D30-BF1F-BF9A280E6A21
 product_code=$(go run ./packaging/pkgtool uuid5 "$upgrade_code" "$VERSION")
 msi=$PWD/dist/cardbridge-windows-x64.msi
-# wixl reads File/@Source relative to the working directory.
+# wixl reads File/@Source relative to the working directory. It drops an
+# element or attribute it does not support with only a warning: any output
+# on stderr fails the build, so nothing of cardbridge.wxs is lost silently.
 (cd "$stage/windows-x64" && wixl --arch x64 -D "Version=$MSI_VERSION" -D "ProductCode=$product_code" \
-	-o "$msi" "$OLDPWD/packaging/windows/cardbridge.wxs" 2> >(grep -v -e '^$' -e 'GLib-GObject-WARNING' >&2))
+	-o "$msi" "$OLDPWD/packaging/windows/cardbridge.wxs" 2>"$OLDPWD/$stage/wixl.log")
+if [ -s "$stage/wixl.log" ]; then
+	cat "$stage/wixl.log" >&2
+	echo "release: wixl warned (above): cardbridge.wxs uses something wixl ignores" >&2
+	exit 1
+fi
 # Two things wixl cannot express, patched into its tables:
 # - the upgrade range's upper bound inclusive (IncludeMaximum: attribute
 #   0x200), plus MigrateFeatures (0x1), next to the inclusive lower bound
