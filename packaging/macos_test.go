@@ -359,6 +359,11 @@ func TestMacOSDistribution(t *testing.T) {
 		Options struct {
 			Arch string `xml:"hostArchitectures,attr"`
 		} `xml:"options"`
+		OS struct {
+			Version struct {
+				Min string `xml:"min,attr"`
+			} `xml:"os-version"`
+		} `xml:"allowed-os-versions"`
 		PkgRefs []struct {
 			ID   string `xml:"id,attr"`
 			File string `xml:",chardata"`
@@ -369,6 +374,12 @@ func TestMacOSDistribution(t *testing.T) {
 	}
 	if d := dist.Domains; d.UserHome != "true" || d.Anywhere != "false" || d.LocalSystem != "false" {
 		t.Errorf("domains = %+v; want the current user's home only (no administrator)", d)
+	}
+	// The oldest macOS the binary is built for (the workflow's
+	// MACOSX_DEPLOYMENT_TARGET).
+	wf := string(committed(t, "../.github/workflows/release-macos.yml"))
+	if min := dist.OS.Version.Min; min == "" || !strings.Contains(wf, `MACOSX_DEPLOYMENT_TARGET: "`+min+`"`) {
+		t.Errorf("allowed macOS from %q; want the workflow's MACOSX_DEPLOYMENT_TARGET", min)
 	}
 	if dist.Options.Arch != "arm64,x86_64" {
 		t.Errorf("hostArchitectures = %q", dist.Options.Arch)

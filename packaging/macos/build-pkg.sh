@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 # --install-location / : in a currentUserHome install (distribution.xml)
 # the Installer roots the payload at the user's home folder.
 pkgbuild --root "$work/root" --identifier org.cardbridge.pkg --version "$version" \
-	--install-location / --scripts "$here/scripts" --ownership recommended \
+	--install-location / --scripts "$here/scripts" \
 	"$work/cardbridge-component.pkg"
 sed "s|@VERSION@|$version|" "$here/distribution.xml" >"$work/distribution.xml"
 mkdir -p "$(dirname "$out")"
