@@ -281,3 +281,56 @@ func TestDesktopCloseOnCancelAndTimeout(t *testing.T) {
 	}
 	waitGone(t, id)
 }
+
+// TestDesktopPinpadNotice shows the notice a pinpad reader's PIN entry
+// gets (issue 10 item 5): no input, the site named, closed when the
+// entry ends.
+func TestDesktopPinpadNotice(t *testing.T) {
+	needDesktop(t)
+	p := New(Options{Language: "en"})
+	ctx, endEntry := context.WithCancel(context.Background())
+	ch := async(func() (struct{}, error) {
+		return struct{}{}, p.PinpadNotice(ctx, bridge.PINRequest{Origin: "https://registration.smart-id.com", Purpose: bridge.PurposeAuthenticate, TriesLeft: 3})
+	})
+	id := waitWindow(t, "PIN on the card reader")
+	shoot(t, id, "pinpad-notice.png")
+	if name := xdo(t, "getwindowname", id); !strings.Contains(name, "cardbridge") {
+		t.Errorf("notice titled %q", name)
+	}
+	endEntry() // the reader has the PIN
+	if _, err := await(t, ch); err != nil {
+		t.Errorf("notice: %v", err)
+	}
+	waitGone(t, id)
+}
+
+// TestDesktopBlockThisSite shows the "block this site" choice the
+// signature and PIN dialogs offer after repeated refusals (issue 10
+// item 3), and that its button blocks.
+func TestDesktopBlockThisSite(t *testing.T) {
+	needDesktop(t)
+	p := New(Options{Language: "en"})
+	req := bridge.SignatureRequest{Origin: "https://app.hostile.example", DocumentName: "Contract.pdf", HashAlgorithm: "SHA-256",
+		DigestHex: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", OfferBlock: true}
+	ch := async(func() (bool, error) { return p.ConfirmSignature(context.Background(), req) })
+	id := waitWindow(t, "Confirm signature")
+	shoot(t, id, "block-site.png")
+	// Buttons, left to right: extra ("Block this website"), cancel
+	// (focused), OK ("Sign").
+	keys(t, id, "shift+Tab", "Return")
+	if ok, err := await(t, ch); ok || !errors.Is(err, bridge.ErrBlockSite) {
+		t.Errorf("block button: %v, %v", ok, err)
+	}
+	waitGone(t, id)
+
+	p = New(Options{Language: "nl"})
+	chp := async(func() ([]byte, error) {
+		return p.PIN(context.Background(), bridge.PINRequest{Origin: "https://app.hostile.example", Purpose: bridge.PurposeAuthenticate, TriesLeft: 3, OfferBlock: true})
+	})
+	id = waitWindow(t, "pincode")
+	shoot(t, id, "block-site-pin-nl.png")
+	keys(t, id, "Escape")
+	if pin, err := await(t, chp); pin != nil || !errors.Is(err, bridge.ErrPromptCancelled) {
+		t.Errorf("escaped PIN dialog: %q, %v", pin, err)
+	}
+}

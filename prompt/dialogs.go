@@ -140,8 +140,8 @@ func (Zenity) Notice(ctx context.Context, m Message) error {
 		zenity.NoWrap(),
 		zenity.Icon(zenity.InfoIcon),
 	)
-	if err == nil || errors.Is(err, zenity.ErrCanceled) {
-		return nil
+	if err == nil || errors.Is(err, zenity.ErrCanceled) || ctx.Err() != nil {
+		return nil // closed by the user, or at the end of what it tells
 	}
 	return zenityError(ctx, err)
 }
