@@ -4,6 +4,7 @@ package bridge_test
 // hostile page wore the user down, burnt the PIN or stretched a consent.
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -442,4 +443,56 @@ func TestActivityRecorded(t *testing.T) {
 	if fmt.Sprint(got) != "["+testOrigin+" identity "+testOrigin+" sign]" {
 		t.Errorf("activity %v", got)
 	}
+}
+
+// applet11Readers shows its cards as applet 1.1: the GET CARD DATA
+// answer says version 11, which cannot report PIN tries without
+// spending one.
+type applet11Readers struct{ bridge.Readers }
+
+func (r applet11Readers) Open(ctx context.Context, reader string) (bridge.CardSession, error) {
+	s, err := r.Readers.Open(ctx, reader)
+	if err != nil {
+		return nil, err
+	}
+	return applet11Session{s}, nil
+}
+
+type applet11Session struct{ bridge.CardSession }
+
+func (s applet11Session) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	resp, err := s.CardSession.Transmit(ctx, cmd)
+	// GET CARD DATA (80 E4 00 00): byte 21 is the applet version.
+	if err == nil && len(cmd) >= 4 && cmd[0] == 0x80 && cmd[1] == 0xE4 && cmd[3] == 0x00 && len(resp) > 23 {
+		resp = bytes.Clone(resp)
+		resp[21] = 0x11
+	}
+	return resp, err
+}
+
+func (s applet11Session) ATR() []byte {
+	if a, ok := s.CardSession.(bridge.ATRSession); ok {
+		return a.ATR()
+	}
+	return nil
+}
+
+// TestAttackApplet11NoWarning is item 1 too: applet 1.1 cards, whose
+// tries are unknown, never got the last-try warning.
+func TestAttackApplet11NoWarning(t *testing.T) {
+	e, card := newEnv(t, sim.ProfileRSA, preConsented, func(c *bridge.Config) { c.Readers = applet11Readers{c.Readers} })
+	c := e.dial(testOrigin)
+	e.prompter.Confirm(bridgetest.ConfirmLastTry, false)
+	c.fails("pin.verify", nil, "PIN_LAST_TRY")
+	calls := e.prompter.Calls()
+	if len(calls) != 1 || calls[0].Kind != bridgetest.ConfirmLastTry || calls[0].TriesLeft != -1 {
+		t.Errorf("dialogs %+v, want the last-try warning with tries unknown", calls)
+	}
+	if card.TriesLeft() != 3 || e.readers.PINVerifies() != 0 {
+		t.Errorf("tries %d, VERIFYs %d", card.TriesLeft(), e.readers.PINVerifies())
+	}
+	// Confirmed, the PIN is asked and used.
+	e.prompter.Confirm(bridgetest.ConfirmLastTry, true)
+	e.prompter.EnterPIN(testPIN)
+	c.ok("pin.verify", nil, nil)
 }
