@@ -35,8 +35,11 @@ setup() {
 	scripts/setup.sh all
 }
 
-# The browser tests need the JS client's node modules (playwright-core, ws:
-# no browser download) before go test runs the end-to-end test.
+# The browser tests need the JS client's node modules (playwright-core,
+# puppeteer-core, ws: no browser download) before go test runs the
+# end-to-end tests in e2e/, which include the extension in Chromium and
+# Firefox ESR and the public-portal (Local Network Access) cases; the policy
+# case writes its own file in /etc/chromium/policies/managed (CI runs as root).
 web_setup() {
 	section "web: npm ci"
 	(cd web && npm ci --no-audit --no-fund --loglevel=error)

@@ -5,19 +5,23 @@
 #
 #   bash web/ci.sh
 #
-# Installs Debian's chromium if it is missing (needs root and apt), never a
-# browser download: the npm side uses playwright-core only.
+# Installs Debian's chromium and firefox-esr if missing (needs root and apt),
+# never a browser download: the npm side uses playwright-core and
+# puppeteer-core, which bring no browser.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
-if [ ! -x /usr/bin/chromium ]; then
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr) # the extension's Firefox test
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "web/ci.sh: installing chromium (Debian package)"
+    echo "web/ci.sh: installing ${missing[*]} (Debian packages)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "web/ci.sh: /usr/bin/chromium missing and cannot apt-get install it" >&2
+    echo "web/ci.sh: ${missing[*]} missing and cannot apt-get install them" >&2
     exit 1
   fi
 fi
