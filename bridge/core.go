@@ -31,16 +31,16 @@ var ErrServerClosed = http.ErrServerClosed
 //
 // Create it with NewCore; it is safe for concurrent use.
 type Core struct {
-	cfg      Config
-	limits   Limits
-	log      *slog.Logger
-	refusals *logSampler     // for what pages can cause without bound
-	allowed  map[string]bool // pre-consented origins
-	devHTTP  map[string]bool // http:// origins allowed to connect
-	prompts  *promptQueue
-	consents ConsentStore
-	hub      *watchHub
-	cards    *cardCache // the files of the cards in the readers
+	cfg        Config
+	limits     Limits
+	log        *slog.Logger
+	refusalLog *logSampler     // for what pages can cause without bound
+	allowed    map[string]bool // pre-consented origins
+	devHTTP    map[string]bool // http:// origins allowed to connect
+	prompts    *promptQueue
+	consents   ConsentStore
+	hub        *watchHub
+	cards      *cardCache // the files of the cards in the readers
 
 	// baseCtx is the parent of every session's context; Shutdown cancels
 	// it so that requests, prompts and the watcher stop.
@@ -90,7 +90,7 @@ func NewCore(cfg Config) (*Core, error) {
 		cfg:         cfg,
 		limits:      cfg.Limits.withDefaults(),
 		log:         cfg.Logger,
-		refusals:    newLogSampler(cfg.Logger),
+		refusalLog:  newLogSampler(cfg.Logger),
 		allowed:     make(map[string]bool),
 		devHTTP:     make(map[string]bool),
 		prompts:     newPromptQueue(cfg.Prompter),

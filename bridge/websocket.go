@@ -239,7 +239,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// DNS-rebinding attack makes one under the attacker's own host name
 	// look same-origin. Only the loopback names we listen on are valid.
 	if !s.hosts[strings.ToLower(r.Host)] {
-		s.core.refusals.Warn("refused: bad Host", "host", trimForError(r.Host))
+		s.core.refusalLog.Warn("refused: bad Host", "host", trimForError(r.Host))
 		http.Error(w, "forbidden host", http.StatusForbidden)
 		return
 	}
@@ -263,7 +263,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	origin, err := s.checkOrigin(r.Header.Values("Origin"))
 	if err != nil {
-		s.core.refusals.Warn("refused: origin", "origin", trimForError(r.Header.Get("Origin")), "reason", refusalReason(err))
+		s.core.refusalLog.Warn("refused: origin", "origin", trimForError(r.Header.Get("Origin")), "reason", refusalReason(err))
 		http.Error(w, refusalReason(err), http.StatusForbidden)
 		return
 	}
@@ -275,7 +275,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	adm, err := s.core.Admit(r.Context(), Session{Origin: origin, Transport: "websocket"})
 	if err != nil {
 		status := refusalStatus(err)
-		s.core.refusals.Warn("refused", "origin", origin, "status", status, "reason", refusalReason(err))
+		s.core.refusalLog.Warn("refused", "origin", origin, "status", status, "reason", refusalReason(err))
 		var ref *RefusedError
 		if errors.As(err, &ref) && ref.Retry {
 			w.Header().Set("Retry-After", "5")
