@@ -17,10 +17,10 @@
 # MSI's summary, which wixl fills from the clock and a random source, is
 # set from the commit time and the inputs afterwards).
 #
-# Tools: go (nfpm and cyclonedx-gomod run with `go run pkg@version`, so
-# they stay out of go.mod), gcc and libpcsclite-dev (the Linux binary
-# links libpcsclite), wixl and msitools. scripts/setup.sh release installs
-# them.
+# Tools: go (nfpm and cyclonedx-gomod come at pinned versions with `go
+# run`/`go install pkg@version`, so they stay out of go.mod), gcc and
+# libpcsclite-dev (the Linux binary links libpcsclite), wixl and msitools.
+# scripts/setup.sh build pcsc release installs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
