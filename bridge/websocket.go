@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/cardbridge/cardbridge/bridge/peeruser"
 )
 
 // Server is the protocol v1 WebSocket adapter that portal pages talk to:
@@ -31,6 +34,10 @@ type Server struct {
 	limits   Limits
 	hosts    map[string]bool // acceptable Host header values
 	upgrader websocket.Upgrader
+
+	// peerCheck tells whether a connection's peer runs as this user.
+	peerCheck func(local, remote net.Addr) error
+	peerLog   *rate.Limiter // bounds the log lines of refused peers
 
 	mu          sync.Mutex
 	closing     bool
@@ -76,6 +83,8 @@ func NewServer(core *Core, port int, addrs []string) (*Server, error) {
 		hosts:       make(map[string]bool),
 		httpServers: make(map[*http.Server]struct{}),
 		streams:     make(map[*wsStream]struct{}),
+		peerCheck:   peeruser.Check,
+		peerLog:     rate.NewLimiter(rate.Every(10*time.Second), 5),
 	}
 	p := strconv.Itoa(port)
 	for _, h := range []string{"127.0.0.1", "localhost", "[::1]"} {
@@ -106,25 +115,41 @@ func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(s.serveHTTP)
 }
 
-// ListenAndServe listens on every configured address that works and serves
-// until ctx is done or Shutdown is called; it then returns ErrServerClosed.
+// ErrPortInUse is returned by ListenAndServe when another program holds
+// one of its addresses: pages would talk to that program instead.
+var ErrPortInUse = errors.New("bridge: another program holds the port")
+
+// ListenAndServe listens on every configured address and serves until ctx
+// is done or Shutdown is called; it then returns ErrServerClosed. It
+// refuses to serve when any address is taken (an error wrapping
+// ErrPortInUse): a squatter on 127.0.0.1 or [::1] would get the pages of
+// the family it holds. Only an IPv6 address on a machine without IPv6 is
+// skipped.
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	var lns []net.Listener
-	var errs []error
+	closeAll := func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}
 	lc := net.ListenConfig{}
 	for _, a := range s.addrs {
 		ln, err := lc.Listen(ctx, "tcp", a)
-		if err != nil {
-			// Typically IPv6 disabled on the host; the other family
-			// still serves.
-			errs = append(errs, err)
-			s.log.Warn("cannot listen", "addr", a, "err", err)
-			continue
+		switch {
+		case err == nil:
+			lns = append(lns, ln)
+		case isIPv6(a) && ipv6Unavailable(err):
+			s.log.Warn("IPv6 not available; serving IPv4 only", "addr", a, "err", err)
+		case addrInUse(err):
+			closeAll()
+			return fmt.Errorf("%w: %s is taken: %w", ErrPortInUse, a, err)
+		default:
+			closeAll()
+			return fmt.Errorf("bridge: cannot listen on %s: %w", a, err)
 		}
-		lns = append(lns, ln)
 	}
 	if len(lns) == 0 {
-		return fmt.Errorf("bridge: cannot listen on any address: %w", errors.Join(errs...))
+		return errors.New("bridge: no address to listen on")
 	}
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
@@ -232,9 +257,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// isIPv6 reports whether the host:port address a is an IPv6 one.
+func isIPv6(a string) bool {
+	host, _, err := net.SplitHostPort(a)
+	return err == nil && strings.Contains(host, ":")
+}
+
 // serveHTTP applies the handshake policy, has the core admit the page,
 // then upgrades /v1.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	// Any local program can connect to the loopback and send any Origin:
+	// only this user's own programs (the browser among them) are served.
+	// Another user on the machine gets nothing, not even the health
+	// answer.
+	if err := s.checkPeer(r); err != nil {
+		if s.peerLog.Allow() {
+			s.log.Warn("refused: connection from another OS user", "remote", r.RemoteAddr, "err", err)
+		}
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
 	// A page on any site can make the browser send requests here, and a
 	// DNS-rebinding attack makes one under the attacker's own host name
 	// look same-origin. Only the loopback names we listen on are valid.
@@ -321,6 +363,16 @@ func (s *Server) checkOrigin(values []string) (string, error) {
 		return "", refuseOrigin("missing or repeated Origin")
 	}
 	return s.core.CheckOrigin(values[0])
+}
+
+// checkPeer checks the request's connection with peerCheck.
+func (s *Server) checkPeer(r *http.Request) error {
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	remote, err := net.ResolveTCPAddr("tcp", r.RemoteAddr)
+	if err != nil || local == nil {
+		return fmt.Errorf("%w: no connection addresses", peeruser.ErrUnknown)
+	}
+	return s.peerCheck(local, remote)
 }
 
 // refusalStatus is the HTTP status of a refused handshake.

@@ -54,6 +54,9 @@ type Config struct {
 	// Blocked are the sites (Site: scheme and registrable domain) the
 	// user blocked with "block this site": refused without a dialog.
 	Blocked []string `json:"blocked,omitempty"`
+	// WebSocket false turns the localhost WebSocket off: pages reach the
+	// card through the browser extension only. Absent means on.
+	WebSocket *bool `json:"websocket,omitempty"`
 }
 
 // AllowedOrigin is one permanently allowed origin with its provenance, so

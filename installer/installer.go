@@ -348,8 +348,13 @@ func CheckStatus(ctx context.Context, cfg Config) (*Status, error) {
 	return st, nil
 }
 
+// ErrPortHeld: something other than cardbridge holds the daemon's port,
+// so the daemon refuses to run (pages would talk to that program).
+var ErrPortHeld = errors.New("another program holds the port")
+
 // Health asks the daemon on 127.0.0.1:port for GET /v1/health and checks
-// that it answers like cardbridge ({"ok":true,...}).
+// that it answers like cardbridge ({"ok":true,...}). When something else
+// holds the port the error wraps ErrPortHeld.
 func Health(ctx context.Context, port int) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -362,6 +367,13 @@ func Health(ctx context.Context, port int) error {
 	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true}
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
+		// Something that accepts connections but does not speak HTTP
+		// holds the port just as well.
+		var d net.Dialer
+		if c, derr := d.DialContext(ctx, "tcp", addr); derr == nil {
+			c.Close()
+			return fmt.Errorf("%w %s: it accepts connections but does not answer like cardbridge; cardbridge cannot run beside it", ErrPortHeld, addr)
+		}
 		return fmt.Errorf("nothing answers on %s", addr)
 	}
 	defer resp.Body.Close()
@@ -370,8 +382,13 @@ func Health(ctx context.Context, port int) error {
 		OK       bool `json:"ok"`
 		Protocol int  `json:"protocol"`
 	}
+	if resp.StatusCode == http.StatusForbidden {
+		// cardbridge refuses other users' programs: this is likely the
+		// daemon of another user of this machine.
+		return fmt.Errorf("%w %s: it refuses this user (HTTP 403), perhaps another user's cardbridge; use another port", ErrPortHeld, addr)
+	}
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &h) != nil || !h.OK {
-		return fmt.Errorf("%s answers, but not like cardbridge (HTTP %d)", addr, resp.StatusCode)
+		return fmt.Errorf("%w %s: it answers HTTP %d, not like cardbridge; cardbridge cannot run beside it", ErrPortHeld, addr, resp.StatusCode)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/cardbridge/cardbridge/bridge"
 	"github.com/cardbridge/cardbridge/bridge/nativemsg"
 	"github.com/cardbridge/cardbridge/bridge/pcscreaders"
+	"github.com/cardbridge/cardbridge/prompt/i18n"
 )
 
 // runNativeHost is the native-messaging host: what the browser runs,
@@ -68,6 +69,7 @@ func runNativeHost(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		Consents: us.consents,
 		Logger:   log,
 		Version:  version,
+		Language: string(i18n.Choose(us.cfg.Language)),
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "cardbridge:", err)

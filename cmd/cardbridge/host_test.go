@@ -21,18 +21,42 @@ import (
 	"github.com/cardbridge/cardbridge/internal/rig"
 )
 
+// testBinary is the cardbridge binary built once for the package's tests.
+var testBinary struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+	out  []byte
+}
+
 // buildTestBinary builds cardbridge with the test prompter (-tags
-// cardbridgetest), which answers dialogs from the environment.
+// cardbridgetest), which answers dialogs from the environment. It is
+// built once per test run; TestMain removes it.
 func buildTestBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "cardbridge")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-tags", "cardbridgetest", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	testBinary.once.Do(func() {
+		testBinary.dir, testBinary.err = os.MkdirTemp("", "cardbridge-test-bin-")
+		if testBinary.err != nil {
+			return
+		}
+		testBinary.path = filepath.Join(testBinary.dir, "cardbridge")
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		testBinary.out, testBinary.err = exec.CommandContext(ctx, "go", "build", "-tags", "cardbridgetest", "-o", testBinary.path, ".").CombinedOutput()
+	})
+	if testBinary.err != nil {
+		t.Fatalf("go build: %v\n%s", testBinary.err, testBinary.out)
 	}
-	return bin
+	return testBinary.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if testBinary.dir != "" {
+		os.RemoveAll(testBinary.dir)
+	}
+	os.Exit(code)
 }
 
 // userEnv is a fresh user: its own HOME, config, state and runtime

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/cardbridge/cardbridge/bridge"
 	"github.com/cardbridge/cardbridge/bridge/pcscreaders"
@@ -50,6 +51,7 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	prompter := fs.String("prompter", "auto", "how to ask the user: auto, native, terminal or deny")
 	logFile := fs.String("log-file", "", "log `file` (default: the user's state directory; \"-\": standard error only)")
 	showTray := fs.String("tray", "auto", "tray icon: auto (with native dialogs), on or off")
+	systemConfig := fs.String("system-config", config.SystemPath(), "the administrator's machine-wide config `file`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -80,6 +82,11 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	if how == "deny" {
 		log.Warn("no desktop and no terminal to ask the user: only origins allowed by flag or stored as always allowed can connect, and PINs and signatures are refused")
 	}
+	sys, err := config.LoadSystem(*systemConfig)
+	if err != nil {
+		return fmt.Errorf("the administrator's config is unusable, so cardbridge does not start: %w", err)
+	}
+	wsOn, wsOffBy := config.WebSocketEnabled(sys, cfg)
 
 	pc := pcscreaders.New()
 	defer pc.Close()
@@ -101,31 +108,53 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		DevHTTPOrigins:     devHTTP,
 		Readers:            readers,
 		Prompter:           p,
-		Language:           string(i18n.Choose(cfg.Language)),
 		Consents:           consents,
 		Logger:             log,
 		Version:            version,
+		Language:           string(i18n.Choose(cfg.Language)),
 	}
 	if activity != nil {
 		bcfg.Activity = activity
 	}
-	srv, err := bridge.New(bcfg)
+	// One core serves both channels: the WebSocket, when it is on, and
+	// the browser extension's hosts through the relay.
+	var srv *bridge.Server
+	var core *bridge.Core
+	if wsOn {
+		srv, err = bridge.New(bcfg)
+		if err == nil {
+			core = srv.Core()
+		}
+	} else {
+		core, err = bridge.NewCore(bcfg)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if len(devHTTP) > 0 {
 		log.Warn("developer mode: plain http origins may connect", "origins", devHTTP.String())
 	}
-	log.Info("cardbridge running", "version", version, "port", *port, "prompter", how, "log", logPath)
+	log.Info("cardbridge running", "version", version, "port", *port, "websocket", wsOn, "prompter", how, "log", logPath)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	served := make(chan error, 1)
-	go func() {
-		served <- srv.ListenAndServe(ctx)
-		cancel()
-	}()
-	relayed := serveRelay(ctx, srv.Core(), log)
+	if wsOn {
+		go func() {
+			served <- srv.ListenAndServe(ctx)
+			cancel()
+		}()
+	} else {
+		log.Info("the WebSocket is turned off; pages reach cardbridge through the browser extension only", "by", wsOffBy)
+		go func() {
+			<-ctx.Done()
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			core.Shutdown(sctx)
+			served <- bridge.ErrServerClosed
+		}()
+	}
+	relayed := serveRelay(ctx, core, log)
 	if monitor != nil {
 		go monitor.Run(ctx)
 		// tray.Run wants the main goroutine (macOS and Windows run their
@@ -149,6 +178,9 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	<-relayed
 	if errors.Is(err, bridge.ErrServerClosed) {
 		return nil
+	}
+	if errors.Is(err, bridge.ErrPortInUse) {
+		return fmt.Errorf("%w; pages would reach that program instead of cardbridge, so cardbridge does not run beside it (stop it, or choose another port with --port or the config's \"port\")", err)
 	}
 	return err
 }

@@ -1,0 +1,31 @@
+package peeruser
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+)
+
+func TestFindUID(t *testing.T) {
+	// As /proc/net/tcp prints them on a little-endian machine.
+	table := []byte(`  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:E6D0 0100007F:6A3F 01 00000000:00000000 00:00000000 00000000  1000        0 0 3 0
+   1: 0100007F:6A3F 0100007F:E6D0 01 00000000:00000000 00:00000000 00000000    65534        0 0 3 0
+`)
+	if !littleEndian() {
+		t.Skip("sample taken on a little-endian machine")
+	}
+	client := netip.MustParseAddrPort("127.0.0.1:59088")
+	server := netip.MustParseAddrPort("127.0.0.1:27199")
+	if uid, ok := findUID(table, client, server); !ok || uid != 1000 {
+		t.Errorf("client socket: uid %d, %v; want 1000", uid, ok)
+	}
+	if uid, ok := findUID(table, server, client); !ok || uid != 65534 {
+		t.Errorf("server socket: uid %d, %v; want 65534", uid, ok)
+	}
+	if _, ok := findUID(table, client, netip.MustParseAddrPort("127.0.0.1:1")); ok {
+		t.Error("found a socket that is not there")
+	}
+}
+
+func littleEndian() bool { return binary.NativeEndian.Uint16([]byte{1, 0}) == 1 }
