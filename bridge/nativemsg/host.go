@@ -60,9 +60,38 @@ func Serve(ctx context.Context, core *bridge.Core, in io.Reader, out io.Writer) 
 	// closes the port: the dialog closes with it.
 	actx, acancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(st.goneCtx, acancel)
+	// A page may send requests before hello (docs/protocol.md §1). They
+	// are read during the admission and kept for the session, rather than
+	// left in the read-ahead, where one would keep the end of the input
+	// unseen, and the dialog open after the page left. A page that sends
+	// more than a session could have pending is refused.
+	early := make(chan [][]byte, 1)
+	go func() {
+		var kept [][]byte
+		for {
+			b, err := st.next(actx)
+			if err != nil {
+				break
+			}
+			kept = append(kept, b)
+			if len(kept) > core.Limits().MaxPending {
+				acancel()
+				break
+			}
+		}
+		early <- kept
+	}()
 	adm, err := core.Admit(actx, bridge.Session{Origin: origin, Transport: Transport})
 	stop()
 	acancel()
+	st.pending = <-early
+	if len(st.pending) > core.Limits().MaxPending {
+		if err == nil {
+			adm.Release()
+		}
+		st.refuse(bridge.CodeTooManyPending, "too many requests before hello")
+		return fmt.Errorf("nativemsg: more than %d requests before hello", core.Limits().MaxPending)
+	}
 	if err != nil {
 		var ref *bridge.RefusedError
 		if errors.As(err, &ref) {
@@ -108,6 +137,7 @@ type stream struct {
 	log *slog.Logger
 
 	frames  chan []byte
+	pending [][]byte        // read before the session began, served first
 	goneCtx context.Context // done once the input ended
 	gone    context.CancelFunc
 	readErr error // why the input ended; set before gone is called
@@ -140,6 +170,11 @@ func (st *stream) readLoop() {
 
 // next returns the next frame, or why there is none.
 func (st *stream) next(ctx context.Context) ([]byte, error) {
+	if len(st.pending) > 0 {
+		b := st.pending[0]
+		st.pending = st.pending[1:]
+		return b, nil
+	}
 	select {
 	case b := <-st.frames:
 		return b, nil

@@ -250,26 +250,123 @@ func TestHostClosedBeforeOpen(t *testing.T) {
 // The dialog closes when the browser closes the port while the user is
 // being asked.
 func TestHostLeavesDuringConsent(t *testing.T) {
-	pr := &bridgetest.Prompter{}
-	pr.Push(bridgetest.Consent, bridgetest.Answer{Block: true})
-	core := newCore(t, pr, false)
-	b := startHost(t, serveWith(core))
-	b.send(open(testOrigin))
-	select {
-	case <-pr.Opened():
-	case <-time.After(5 * time.Second):
-		t.Fatal("no consent dialog")
+	for _, tc := range []struct {
+		name string
+		sent []any // what the page sent after "open", before leaving
+	}{
+		{"nothing sent", nil},
+		// A frame waiting for the session must not hide the end of the
+		// input: the dialog still closes, and the request is never run.
+		{"a request sent before hello", []any{map[string]any{"id": 1, "method": "version"}}},
+		{"two requests sent before hello", []any{map[string]any{"id": 1, "method": "version"}, map[string]any{"id": 2, "method": "readers"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := &bridgetest.Prompter{}
+			pr.Push(bridgetest.Consent, bridgetest.Answer{Block: true})
+			opened := pr.Opened() // before the dialog can open
+			core := newCore(t, pr, false)
+			b := startHost(t, serveWith(core))
+			b.send(open(testOrigin))
+			select {
+			case <-opened:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no consent dialog")
+			}
+			sent := make(chan struct{})
+			go func() {
+				defer close(sent)
+				for _, m := range tc.sent {
+					raw, _ := json.Marshal(m)
+					if nativemsg.WriteFrame(b.toIn, raw) != nil {
+						return
+					}
+				}
+			}()
+			select {
+			case <-sent:
+			case <-time.After(5 * time.Second):
+				// The host reads no further while a frame waits: the
+				// browser's pipe would hold the rest.
+			}
+			b.toIn.Close()
+			waitDialogClosed(t, pr)
+			b.exit()
+			var got []map[string]any
+			for m := range b.inbox {
+				got = append(got, m)
+			}
+			if len(tc.sent) > 0 {
+				if len(got) != 1 || got[0]["event"] != "refused" {
+					t.Fatalf("host sent %v, want one refused event and no answer", got)
+				}
+			}
+		})
 	}
-	b.toIn.Close()
-	b.exit()
+}
+
+// Requests a page sends before hello wait for the user's answer and are
+// served once the session begins, in order; more than a session may have
+// pending refuse it.
+func TestHostRequestsBeforeHello(t *testing.T) {
+	t.Run("served after consent", func(t *testing.T) {
+		hold := make(chan struct{})
+		pr := &bridgetest.Prompter{}
+		pr.Push(bridgetest.Consent, bridgetest.Answer{Decision: bridge.AllowOnce, Hold: hold})
+		opened := pr.Opened()
+		core := newCore(t, pr, false)
+		b := startHost(t, serveWith(core))
+		b.send(open(testOrigin))
+		<-opened
+		b.send(map[string]any{"id": 1, "method": "version"})
+		b.send(map[string]any{"id": 2, "method": "readers"})
+		close(hold)
+		if m := b.recv(); m["event"] != "hello" {
+			t.Fatalf("first message %v, want hello", m)
+		}
+		for _, id := range []float64{1, 2} {
+			if r := b.answer(id); r["result"] == nil {
+				t.Fatalf("request %v: %v", id, r)
+			}
+		}
+		b.toIn.Close()
+		if err := b.exit(); err != nil {
+			t.Fatalf("host ended with %v", err)
+		}
+	})
+	t.Run("too many", func(t *testing.T) {
+		pr := &bridgetest.Prompter{}
+		pr.Push(bridgetest.Consent, bridgetest.Answer{Block: true})
+		opened := pr.Opened()
+		core := newCore(t, pr, false)
+		b := startHost(t, serveWith(core))
+		b.send(open(testOrigin))
+		<-opened
+		for i := range core.Limits().MaxPending + 1 {
+			b.send(map[string]any{"id": i, "method": "version"})
+		}
+		m := b.recv()
+		if d, _ := m["data"].(map[string]any); m["event"] != "refused" || d["code"] != "TOO_MANY_PENDING" {
+			t.Fatalf("got %v, want refused TOO_MANY_PENDING", m)
+		}
+		waitDialogClosed(t, pr)
+		if err := b.exit(); err == nil {
+			t.Fatal("host ended without error")
+		}
+	})
+}
+
+// waitDialogClosed waits until the one dialog pr showed was closed under
+// the user.
+func waitDialogClosed(t *testing.T, pr *bridgetest.Prompter) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c := pr.Calls()
 		if len(c) == 1 && c[0].Closed {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("dialog still open after the port closed: %+v", c)
+			t.Fatalf("dialog still open after the session ended: %+v", c)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
