@@ -13,7 +13,9 @@
 //	(g) the APDUs of the registration flow (readers, identity, address,
 //	    photo, certificates, authenticate, sign) against its floor;
 //	(h) that flow's time on the real-timed simulated card divided by the
-//	    time the card itself spent.
+//	    time the card itself spent;
+//	(i) a full read over native messaging (the binary as the extension's
+//	    host, relaying to the daemon's core) against in process.
 //
 // Each figure is printed with its target and PASS or MISS; the exit status
 // is 1 if any target is missed (except figures named with -advisory), 2 if
@@ -146,7 +148,7 @@ func bench(ctx context.Context, o options, r *report) error {
 			return fmt.Errorf("registration flow: %w", err)
 		}
 	}
-	if !o.measures("d") && !o.measures("e") && !o.measures("f") {
+	if !o.measures("d") && !o.measures("e") && !o.measures("f") && !o.measures("i") {
 		return nil
 	}
 	bin, cleanup, err := daemonBinary(ctx, o.bin)
@@ -154,6 +156,11 @@ func bench(ctx context.Context, o options, r *report) error {
 		return err
 	}
 	defer cleanup()
+	if o.measures("i") {
+		if err := benchNative(ctx, o, bin, cs, r); err != nil {
+			return fmt.Errorf("native messaging: %w", err)
+		}
+	}
 	if o.measures("d") || o.measures("e") {
 		if err := benchDaemon(ctx, o, bin, r); err != nil {
 			return fmt.Errorf("daemon: %w", err)

@@ -1,6 +1,7 @@
 package nativemsg
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -98,11 +99,13 @@ func ServeRelay(ctx context.Context, core *bridge.Core, ln net.Listener) error {
 			defer cancel()
 			stopConn := context.AfterFunc(cctx, func() { conn.Close() })
 			defer stopConn()
-			if err := readMagic(conn); err != nil {
+			// Buffered: a frame's length and body come in one read.
+			in := bufio.NewReaderSize(conn, 64<<10)
+			if err := readMagic(in); err != nil {
 				log.Warn("relay: not a cardbridge host", "err", err)
 				return
 			}
-			if err := Serve(cctx, core, conn, conn); err != nil {
+			if err := Serve(cctx, core, in, conn); err != nil {
 				log.Info("relay session ended", "err", err)
 			}
 		}()
