@@ -17,6 +17,13 @@ type System struct {
 	// WebSocket false turns the localhost WebSocket off for every user,
 	// for deployments where pages use the browser extension only.
 	WebSocket *bool `json:"websocket,omitempty"`
+	// AllowedOrigins are https origins every user's cardbridge lets use
+	// the card without the consent dialog (the PIN and signature dialogs
+	// still appear), on both channels; LoadSystem normalises them.
+	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
+	// OnlyAllowedOrigins refuses, without a dialog, every origin that is
+	// neither in AllowedOrigins nor allowed "always" by the user.
+	OnlyAllowedOrigins bool `json:"onlyAllowedOrigins,omitempty"`
 }
 
 // SystemPath is where an administrator puts the machine-wide config:
@@ -57,6 +64,13 @@ func LoadSystem(path string) (System, error) {
 	}
 	if dec.More() {
 		return System{}, fmt.Errorf("config: %s: trailing data after JSON object", path)
+	}
+	for i, o := range s.AllowedOrigins {
+		n, err := NormalizeOrigin(o, false)
+		if err != nil {
+			return System{}, fmt.Errorf("config: %s: allowedOrigins: %w", path, err)
+		}
+		s.AllowedOrigins[i] = n
 	}
 	return s, nil
 }

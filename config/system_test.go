@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -47,5 +48,38 @@ func TestWebSocketSetting(t *testing.T) {
 	c, err := parse("user.json", []byte(`{"origins":[],"websocket":false}`), false)
 	if err != nil || c.WebSocket == nil || *c.WebSocket {
 		t.Errorf("user config: %+v, %v", c, err)
+	}
+}
+
+func TestSystemAllowedOrigins(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"allowedOrigins": ["https://Portal.Example:443", "https://idp.example:8443"], "onlyAllowedOrigins": true}`)
+	s, err := LoadSystem(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"https://portal.example", "https://idp.example:8443"}; !slices.Equal(s.AllowedOrigins, want) || !s.OnlyAllowedOrigins {
+		t.Errorf("got %+v, want origins %q and onlyAllowedOrigins", s, want)
+	}
+	// An origin the daemon could never match is an administrator's
+	// mistake: refusing to start says so, where ignoring it would not.
+	for _, bad := range []string{
+		`{"allowedOrigins": ["http://portal.example"]}`,
+		`{"allowedOrigins": ["https://portal.example/login"]}`,
+		`{"allowedOrigins": ["portal.example"]}`,
+		`{"allowedOrigins": "https://portal.example"}`,
+		`{"onlyAllowedOrigins": "yes"}`,
+	} {
+		write(bad)
+		if _, err := LoadSystem(path); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
 	}
 }

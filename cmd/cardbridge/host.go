@@ -12,6 +12,7 @@ import (
 	"github.com/cardbridge/cardbridge/bridge"
 	"github.com/cardbridge/cardbridge/bridge/nativemsg"
 	"github.com/cardbridge/cardbridge/bridge/pcscreaders"
+	"github.com/cardbridge/cardbridge/config"
 	"github.com/cardbridge/cardbridge/prompt/i18n"
 )
 
@@ -58,18 +59,27 @@ func runNativeHost(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		fmt.Fprintln(stderr, "cardbridge:", err)
 		return 1
 	}
+	// The administrator's origin policy holds here as in the daemon: a
+	// session served in this process must not escape what `run` enforces.
+	sys, err := config.LoadSystem(systemConfigPath())
+	if err != nil {
+		fmt.Fprintln(stderr, "cardbridge: the administrator's config is unusable:", err)
+		return 1
+	}
 	if tp := testPrompter(); tp != nil {
 		us.prompter = tp
 	}
 	pc := pcscreaders.New()
 	defer pc.Close()
 	core, err := bridge.NewCore(bridge.Config{
-		Readers:  pc,
-		Prompter: us.prompter,
-		Consents: us.consents,
-		Logger:   log,
-		Version:  version,
-		Language: string(i18n.Choose(us.cfg.Language)),
+		AllowedOrigins:     sys.AllowedOrigins,
+		OnlyAllowedOrigins: sys.OnlyAllowedOrigins,
+		Readers:            pc,
+		Prompter:           us.prompter,
+		Consents:           us.consents,
+		Logger:             log,
+		Version:            version,
+		Language:           string(i18n.Choose(us.cfg.Language)),
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "cardbridge:", err)

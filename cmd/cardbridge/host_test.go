@@ -298,6 +298,55 @@ func startDaemon(t *testing.T, bin string, env []string, args ...string) *daemon
 	return d
 }
 
+// TestNativeHostAdministratorOrigins: the administrator's machine-wide
+// origin policy holds whether a host serves in its own process (no
+// daemon) or relays to the daemon (`run --system-config`): a listed
+// origin is served without the consent dialog, any other is refused
+// without one.
+func TestNativeHostAdministratorOrigins(t *testing.T) {
+	bin := buildTestBinary(t)
+	sys := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(sys, []byte(`{"allowedOrigins": ["https://portal.example"], "onlyAllowedOrigins": true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The user would deny every dialog: only the policy lets the portal in.
+	check := func(t *testing.T, env []string) {
+		t.Helper()
+		for origin, want := range map[string]string{
+			"https://portal.example": "hello",
+			"https://other.example":  "ORIGIN_NOT_ALLOWED",
+		} {
+			h := startHostProc(t, bin, env, nativemsg.ChromeOrigin)
+			h.send(map[string]any{"cardbridge": "open", "protocol": 1, "origin": origin})
+			m := h.recv()
+			if got := mustJSON(m); (want == "hello") != (m["event"] == "hello") || !strings.Contains(got, want) {
+				t.Errorf("%s: got %s, want %s; stderr:\n%s", origin, got, want, h.stderr)
+			}
+			h.exit()
+		}
+	}
+	t.Run("in process", func(t *testing.T) {
+		check(t, userEnv(t, "CARDBRIDGE_TEST_CONSENT=deny", "CARDBRIDGE_TEST_SYSTEM_CONFIG="+sys))
+	})
+	t.Run("relayed to the daemon", func(t *testing.T) {
+		env := userEnv(t, "CARDBRIDGE_TEST_CONSENT=deny")
+		startDaemon(t, bin, env, "--system-config", sys)
+		check(t, env)
+	})
+	env := userEnv(t, "CARDBRIDGE_TEST_CONSENT=deny", "CARDBRIDGE_TEST_SYSTEM_CONFIG="+sys)
+
+	// An unusable administrator's config stops the host rather than
+	// serving without the policy.
+	if err := os.WriteFile(sys, []byte(`{"allowedOrigins": ["http://portal.example"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := startHostProc(t, bin, env, nativemsg.ChromeOrigin)
+	h.send(map[string]any{"cardbridge": "open", "protocol": 1, "origin": "https://portal.example"})
+	if code := h.exit(); code == 0 {
+		t.Errorf("host served with an unusable administrator's config; stderr:\n%s", h.stderr)
+	}
+}
+
 // TestNativeHostRefusesOtherExtensions: started for another extension,
 // the host says why and exits without serving.
 func TestNativeHostRefusesOtherExtensions(t *testing.T) {

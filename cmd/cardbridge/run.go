@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,8 +104,8 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	bcfg := bridge.Config{
 		Port:               *port,
-		AllowedOrigins:     allow,
-		OnlyAllowedOrigins: *only,
+		AllowedOrigins:     slices.Concat(allow, sys.AllowedOrigins),
+		OnlyAllowedOrigins: *only || sys.OnlyAllowedOrigins,
 		DevHTTPOrigins:     devHTTP,
 		Readers:            readers,
 		Prompter:           p,

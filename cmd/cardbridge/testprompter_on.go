@@ -7,7 +7,18 @@ import (
 	"os"
 
 	"github.com/cardbridge/cardbridge/bridge"
+	"github.com/cardbridge/cardbridge/config"
 )
+
+// systemConfigPath is the administrator's config, or in test binaries
+// CARDBRIDGE_TEST_SYSTEM_CONFIG: the host has no flags of its own (the
+// browser chooses its arguments), and tests must not write /etc.
+func systemConfigPath() string {
+	if p := os.Getenv("CARDBRIDGE_TEST_SYSTEM_CONFIG"); p != "" {
+		return p
+	}
+	return config.SystemPath()
+}
 
 // testPrompter answers the dialogs from the environment, in binaries
 // built with -tags cardbridgetest for tests only (never in a release):

@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cardbridge/cardbridge/config"
 )
 
 // The contract's ids (docs/admin.md): the Chromium-family extension id,
@@ -173,6 +175,22 @@ func TestFirefoxPolicies(t *testing.T) {
 	}
 	if !slices.Equal(got.Policies.LocalNetworkAccess.SkipDomains, hosts) {
 		t.Errorf("SkipDomains %q, want %q", got.Policies.LocalNetworkAccess.SkipDomains, hosts)
+	}
+}
+
+// TestCardbridgeSystemConfig: the daemon's machine-wide config loads with
+// the daemon's own reader (which refuses unknown keys and bad origins) and
+// allows exactly the portals the browser policies allow.
+func TestCardbridgeSystemConfig(t *testing.T) {
+	sys, err := config.LoadSystem(filepath.Join("cardbridge", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sys.AllowedOrigins, portals) || !sys.OnlyAllowedOrigins {
+		t.Errorf("allowedOrigins %q onlyAllowedOrigins %v, want %q and true", sys.AllowedOrigins, sys.OnlyAllowedOrigins, portals)
+	}
+	if sys.WebSocket != nil {
+		t.Errorf("the sample turns the WebSocket %v; it should leave it to docs/admin.md", *sys.WebSocket)
 	}
 }
 
