@@ -30,6 +30,14 @@ func DefaultRelayPath() (string, error) {
 	return filepath.Join(os.TempDir(), "cardbridge-"+strconv.Itoa(os.Getuid()), relayFile), nil
 }
 
+// PrivateDir returns the directory of the relay at path, made when
+// missing (mode 0700) and checked to be this user's alone: the place for
+// other per-user run-time files of cardbridge.
+func PrivateDir(path string) (string, error) {
+	dir := filepath.Dir(path)
+	return dir, privateDir(dir)
+}
+
 // privateDir makes dir (mode 0700) when missing and checks that it is a
 // real directory, owned by this user, that no other user can enter: a
 // directory another user controls could hold their socket in our name.

@@ -108,7 +108,7 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		OnlyAllowedOrigins: *only || sys.OnlyAllowedOrigins,
 		DevHTTPOrigins:     devHTTP,
 		Readers:            readers,
-		Prompter:           p,
+		Prompter:           withSharedDialogs(p, log),
 		Consents:           consents,
 		Logger:             log,
 		Version:            version,

@@ -1,0 +1,11 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/cardbridge/cardbridge/bridge"
+)
+
+// withSharedDialogs returns p: on Windows the hosts serving in their own
+// process do not share the daemon's dialog queue yet.
+func withSharedDialogs(p bridge.Prompter, _ *slog.Logger) bridge.Prompter { return p }
