@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -427,4 +428,35 @@ func le(n uint32) []byte {
 	b := make([]byte, 4)
 	binary.NativeEndian.PutUint32(b, n)
 	return b
+}
+
+// A response over the browser's 1 MiB limit is replaced by a
+// MESSAGE_TOO_LARGE error under its id; an oversized event is dropped.
+// The browser would otherwise end the session on it.
+func TestHostAnswerTooLarge(t *testing.T) {
+	var out bytes.Buffer
+	st := nativemsg.NewTestStream(strings.NewReader(""), &out, 64<<10, slog.New(slog.DiscardHandler))
+	big := `{"id":"r7","result":{"photo":"` + strings.Repeat("A", nativemsg.MaxToBrowser) + `"}}`
+	if err := st.WriteMessage([]byte(big)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.WriteMessage([]byte(`{"event":"readers","data":{"x":"` + strings.Repeat("A", nativemsg.MaxToBrowser) + `"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := nativemsg.ReadFrame(&out, nativemsg.MaxToBrowser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		ID    string `json:"id"`
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(msg, &m) != nil || m.ID != "r7" || m.Error.Code != "MESSAGE_TOO_LARGE" {
+		t.Fatalf("got %s", msg)
+	}
+	if out.Len() != 0 {
+		t.Fatalf("the oversized event was sent: %d more bytes", out.Len())
+	}
 }

@@ -1,0 +1,4 @@
+package nativemsg
+
+// NewTestStream exposes the host's stream to the package's tests.
+var NewTestStream = newStream
