@@ -168,3 +168,15 @@ func (l *peerListener) Close() error {
 	})
 	return err
 }
+
+// PingRelay reports whether the daemon's relay at path answers, checked
+// as a host checks it, and hangs up without opening a session.
+func PingRelay(ctx context.Context, path string) error {
+	c, err := DialRelay(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = io.WriteString(c, relayMagic)
+	return err
+}

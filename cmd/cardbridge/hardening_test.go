@@ -102,6 +102,12 @@ func TestWebSocketOff(t *testing.T) {
 				c.Close()
 				t.Fatalf("something listens on the daemon's port %s with the WebSocket off", port)
 			}
+			if by == "user" {
+				out, _ := runBinary(t, bin, env, "status", "--port", port)
+				if !strings.Contains(out, "websocket:          off (turned off by the user's config)") || !strings.Contains(out, "(the daemon answers)") {
+					t.Errorf("status:\n%s", out)
+				}
+			}
 		})
 	}
 	t.Run("unreadable administrator's config", func(t *testing.T) {

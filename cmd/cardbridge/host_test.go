@@ -234,6 +234,9 @@ func TestNativeHostBinary(t *testing.T) {
 		// The daemon served the session: its consent, its reader lock,
 		// its tray.
 		d.waitLog(t, `origin=https://relayed.example transport=native`)
+		if out, _ := runBinary(t, bin, env, "status"); !strings.Contains(out, "(the daemon answers)") {
+			t.Errorf("status does not see the relay:\n%s", out)
+		}
 	})
 }
 

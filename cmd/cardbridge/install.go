@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/cardbridge/cardbridge/bridge/nativemsg"
 	"github.com/cardbridge/cardbridge/config"
 	"github.com/cardbridge/cardbridge/installer"
 	"github.com/cardbridge/cardbridge/logging"
@@ -92,7 +95,38 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if st != nil {
 		fmt.Fprint(stdout, st)
 	}
+	fmt.Fprint(stdout, transportStatus(ctx))
 	return err
+}
+
+// transportStatus says whether the WebSocket is turned off by config and
+// whether the daemon's relay for the browser extension answers.
+func transportStatus(ctx context.Context) string {
+	var b strings.Builder
+	var user config.Config
+	if p, err := config.DefaultPath(); err == nil {
+		user, _ = config.Load(p)
+	}
+	sys, err := config.LoadSystem(config.SystemPath())
+	switch on, by := config.WebSocketEnabled(sys, user); {
+	case err != nil:
+		fmt.Fprintf(&b, "websocket:          unknown (%v)\n", err)
+	case !on:
+		fmt.Fprintf(&b, "websocket:          off (turned off by the %s's config)\n", by)
+	}
+	path, err := nativemsg.DefaultRelayPath()
+	if err != nil {
+		fmt.Fprintf(&b, "extension relay:    none (%v)\n", err)
+		return b.String()
+	}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := nativemsg.PingRelay(dctx, path); err == nil {
+		fmt.Fprintf(&b, "extension relay:    %s (the daemon answers)\n", path)
+	} else {
+		fmt.Fprintf(&b, "extension relay:    not answering (%v); extension sessions run in their own process\n", err)
+	}
+	return b.String()
 }
 
 // runNativeManifest prints the host manifest for one browser, so that
