@@ -133,7 +133,8 @@ montage -background '#f5f4f2' -geometry 80x66+4+4 -filter point "${icons[@]}" -t
 # --- the whole panel, then the menu -------------------------------------
 # portal.example.be is allowed while the tray runs, as a consent dialog's
 # "always" would: the menu must pick it up.
-start_demo -state card -allow https://registration.smart-id.example -add-later https://portal.example.be
+start_demo -state card -allow https://registration.smart-id.example -add-later https://portal.example.be \
+	-block https://hostile.example -activity https://sign.example.be
 xwininfo -tree -id "$panel" | sed -n '1,12p'
 import -window "$panel" "$shots/tray-panel.png"
 item="org.kde.StatusNotifierItem-$demo_pid-1"
@@ -155,7 +156,7 @@ menu_window() {
 }
 wait_for 10 "the tray menu" menu_window
 sleep 0.5
-import -window root -crop 300x220+0+0 +repage "$shots/tray-menu.png"
+import -window root -crop 300x260+0+0 +repage "$shots/tray-menu.png"
 # Keyboard: first enabled item (Allowed websites) → its submenu, whose
 # first item is "Revoke <first origin>".
 for k in Down Right; do xdotool key "$k"; sleep 0.8; done
@@ -165,6 +166,26 @@ xdotool key Return
 wait_for 10 "the revoked origin to leave the menu" menu_lacks 'https://registration.smart-id.example'
 menu_has 'Revoke https://portal.example.be' || fail "the other origin went too"
 echo "xtest: revoked an origin through the tray menu"
+
+# Recent activity (third item), then the blocked sites (second): one
+# click unblocks.
+menu_has 'https://sign.example.be signed a document' || fail "activity not in the menu"
+xdotool mousemove --sync 12 16 click 1
+wait_for 10 "the tray menu" menu_window
+sleep 0.5
+for k in Down Down Down Right; do xdotool key "$k"; sleep 0.8; done
+import -window root -crop 720x260+0+0 +repage "$shots/tray-menu-activity.png"
+xdotool key Escape Escape
+sleep 0.5
+xdotool mousemove --sync 12 16 click 1
+wait_for 10 "the tray menu" menu_window
+sleep 0.5
+for k in Down Down Right; do xdotool key "$k"; sleep 0.8; done
+import -window root -crop 640x260+0+0 +repage "$shots/tray-menu-unblock.png"
+menu_has 'Unblock https://hostile.example' || fail "blocked site not in the menu"
+xdotool key Return
+wait_for 10 "the unblocked site to leave the menu" menu_lacks 'Unblock https://hostile.example'
+echo "xtest: unblocked a site through the tray menu"
 
 # Quit from the menu ends the program.
 xdotool mousemove --sync 12 16 click 1

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cardbridge/cardbridge/bridge"
 	"github.com/cardbridge/cardbridge/config"
 	"github.com/cardbridge/cardbridge/tray"
 )
@@ -28,6 +29,8 @@ func main() {
 	lang := flag.String("lang", "en", "language")
 	cycle := flag.Bool("cycle", false, "cycle through all states")
 	addLater := flag.String("add-later", "", "origin to allow 2 s after start, as a consent prompt would")
+	block := flag.String("block", "", "comma-separated sites to list as blocked")
+	activity := flag.String("activity", "", "origin to show in the recent activity, as having read the identity and signed")
 	flag.Parse()
 
 	var st tray.State = -1
@@ -51,6 +54,20 @@ func main() {
 				log.Fatal(err)
 			}
 		}
+	}
+
+	for _, b := range strings.Split(*block, ",") {
+		if b != "" {
+			if err := store.Block(b); err != nil {
+				log.Fatal(err)
+			}
+		}
+	}
+	acts := tray.NewActivityLog(0)
+	if *activity != "" {
+		now := time.Now()
+		acts.Record(bridge.Activity{Time: now.Add(-2 * time.Minute), Origin: *activity, Action: bridge.ActionIdentity})
+		acts.Record(bridge.Activity{Time: now, Origin: *activity, Action: bridge.ActionSign})
 	}
 
 	if *addLater != "" {
@@ -78,6 +95,7 @@ func main() {
 	}
 	err = tray.Run(ctx, tray.Options{
 		Version: "0.1.0-demo", Port: 27183, Language: *lang, Consents: store,
+		Blocked: blocker{store}, Activity: acts,
 		LogPath: filepath.Join(dir, "cardbridge.log"), States: states, OnQuit: stop,
 	})
 	if err != nil {
@@ -85,3 +103,10 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// blocker is the tray's Blocker over the config store, as the daemon's
+// core is over its consent store.
+type blocker struct{ s *config.Store }
+
+func (b blocker) BlockedSites() []string        { return b.s.BlockedSites() }
+func (b blocker) UnblockSite(site string) error { return b.s.Unblock(site) }
