@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/cardbridge/cardbridge/apdu/beid/sim"
 	"github.com/cardbridge/cardbridge/bridge"
 	"github.com/cardbridge/cardbridge/bridge/bridgetest"
@@ -170,17 +172,26 @@ func TestAttackConsentWaitsPerSite(t *testing.T) {
 }
 
 // TestAttackFrameFloodUncharged is item 7: frames with bad JSON or an
-// invalid id were answered before the rate limiter was consulted.
+// invalid id (or binary ones) were answered before the rate limiter was
+// consulted.
 func TestAttackFrameFloodUncharged(t *testing.T) {
 	e, _ := newEnv(t, sim.ProfileECC, preConsented)
 	c := e.dial(testOrigin)
 	const n = 200
 	junk := []byte("{" + strings.Repeat(" ", 60<<10))
 	for i := 0; i < n; i++ {
-		if i%2 == 0 {
+		switch i % 3 {
+		case 0:
 			c.sendRaw(junk)
-		} else {
+		case 1:
 			c.sendRaw([]byte(`{"id":{"x":1},"method":"version"}`))
+		default:
+			c.wmu.Lock()
+			err := c.ws.WriteMessage(websocket.BinaryMessage, []byte("binary"))
+			c.wmu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	limited := 0

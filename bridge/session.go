@@ -99,6 +99,10 @@ func (c *session) readLoop() {
 			}
 			return
 		case errors.As(err, &perr):
+			// A frame the transport refused (binary, say) is charged too.
+			if !c.limiter.Allow() {
+				perr = newError(CodeRateLimited, "too many requests; slow down")
+			}
 			c.sendJSON(errorResponse(nil, perr))
 		default:
 			return
