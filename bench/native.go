@@ -21,9 +21,11 @@ import (
 // benchNative measures (i): a full read over native messaging as an
 // extension's session runs it, against the same card work in process.
 // The cardbridge binary is started the way a browser starts the host (the
-// extension's id as its argument, frames on stdin and stdout), and relays
-// over the user's relay socket to the daemon's core, here in this process
-// as in (a). The bench plays the browser.
+// extension's id as its argument, frames on stdin and stdout), and hands
+// the session over the user's relay socket to the daemon's core, here in
+// this process as in (a): on Unix it passes its stdin and stdout, so the
+// core reads and writes the bench's pipes itself. The bench plays the
+// browser.
 func benchNative(ctx context.Context, o options, bin string, cs *cardSlot, r *report) error {
 	home, err := os.MkdirTemp("", "cardbridge-bench-home-")
 	if err != nil {
@@ -100,7 +102,7 @@ func benchNative(ctx context.Context, o options, bin string, cs *cardSlot, r *re
 	ratio := float64(mnm) / float64(mip)
 	r.figure("(i) full read, native messaging / in-process (median)", "≤ 1.05",
 		fmt.Sprintf("%.3f (%s / %s)", ratio, ms(mnm), ms(mip)), ratio <= 1.05)
-	r.note("the cardbridge binary as the extension's host, started as a browser starts it, relaying to the daemon's core over the relay socket; %d rounds each way, alternating; fastest: %s / %s",
+	r.note("the cardbridge binary as the extension's host, started as a browser starts it, handing its pipes to the daemon's core over the relay socket; %d rounds each way, alternating; fastest: %s / %s",
 		o.rounds, ms(slices.Min(nm)), ms(slices.Min(ip)))
 	return nil
 }

@@ -32,8 +32,13 @@ import (
 // user can open it, and a page cannot reach it at all.
 
 // relayMagic starts every relay connection, so that a stray client is
-// told apart at once and the format can change later.
-const relayMagic = "cardbridge-relay/1\n"
+// told apart at once and the format can change later. relayMagicFiles,
+// of the same length, says the host passed the browser's pipes along
+// with it (Unix sockets only) instead of copying bytes.
+const (
+	relayMagic      = "cardbridge-relay/1\n"
+	relayMagicFiles = "cardbridge-relay/F\n"
+)
 
 // ErrRelayPeer: the other end of the relay channel is another OS user.
 var ErrRelayPeer = errors.New("nativemsg: relay peer is another user")
@@ -41,13 +46,27 @@ var ErrRelayPeer = errors.New("nativemsg: relay peer is another user")
 // ErrRelayInUse: another daemon of this user serves the relay channel.
 var ErrRelayInUse = errors.New("nativemsg: another cardbridge serves the relay")
 
-// Relay is the host's side of the relay: it copies in (the browser's
-// frames) to conn and conn to out (the browser) until either side ends,
-// then closes conn.
+// Relay is the host's side of the relay. Where it can (a Unix socket,
+// and in and out the host's own stdin and stdout), it passes the browser's
+// pipes to the daemon, which then reads and writes the browser's frames
+// itself, and waits for the daemon to hang up when the session ends.
+// Otherwise it copies in (the browser's frames) to conn and conn to out
+// (the browser) until either side ends. It closes conn.
 func Relay(ctx context.Context, conn io.ReadWriteCloser, in io.Reader, out io.Writer) error {
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
+	if sent, err := sendFiles(conn, in, out); sent {
+		if err != nil {
+			return err
+		}
+		// The daemon closes the connection once the session is over.
+		_, err := io.Copy(io.Discard, conn)
+		if errors.Is(err, net.ErrClosed) {
+			err = nil
+		}
+		return err
+	}
 	if _, err := io.WriteString(conn, relayMagic); err != nil {
 		return fmt.Errorf("nativemsg: relay: %w", err)
 	}
@@ -99,25 +118,39 @@ func ServeRelay(ctx context.Context, core *bridge.Core, ln net.Listener) error {
 			defer cancel()
 			stopConn := context.AfterFunc(cctx, func() { conn.Close() })
 			defer stopConn()
-			// Buffered: a frame's length and body come in one read.
-			in := bufio.NewReaderSize(conn, 64<<10)
-			if err := readMagic(in); err != nil {
+			// A host sends its preamble at once: a client that does
+			// not holds no goroutine for long.
+			conn.SetReadDeadline(time.Now().Add(OpenTimeout))
+			files, err := readPreamble(conn)
+			conn.SetReadDeadline(time.Time{})
+			if err != nil {
 				log.Warn("relay: not a cardbridge host", "err", err)
 				return
 			}
-			if err := Serve(cctx, core, in, conn); err != nil {
+			if files != nil {
+				// The browser's own pipes: the host only waits for
+				// this connection to close.
+				defer closeFiles(files)
+				stopFiles := context.AfterFunc(cctx, func() { closeFiles(files) })
+				defer stopFiles()
+				err = Serve(cctx, core, bufio.NewReaderSize(files[0], 64<<10), files[1])
+			} else {
+				// Buffered: a frame's length and body come in one read.
+				err = Serve(cctx, core, bufio.NewReaderSize(conn, 64<<10), conn)
+			}
+			if err != nil {
 				log.Info("relay session ended", "err", err)
 			}
 		}()
 	}
 }
 
-func readMagic(r io.Reader) error {
-	var b [len(relayMagic)]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
+func readMagic(r io.Reader, magic string) error {
+	b := make([]byte, len(magic))
+	if _, err := io.ReadFull(r, b); err != nil {
 		return err
 	}
-	if string(b[:]) != relayMagic {
+	if string(b) != magic {
 		return errors.New("nativemsg: bad relay preamble")
 	}
 	return nil
