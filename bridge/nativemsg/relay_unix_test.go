@@ -4,6 +4,7 @@ package nativemsg_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -129,5 +130,71 @@ func TestRelayOtherUser(t *testing.T) {
 	}
 	if !strings.Contains(string(logs.Bytes()), "relay peer is another user") {
 		t.Errorf("the refusal was not logged:\n%s", logs.Bytes())
+	}
+}
+
+// With real pipes, as a browser gives them, the host passes them to the
+// daemon (SCM_RIGHTS) and only waits: the session works the same, and
+// the host returns once the browser closes its end.
+func TestRelayPassesPipes(t *testing.T) {
+	pr := &bridgetest.Prompter{}
+	pr.AllowConsent(bridge.AllowOnce)
+	core := newCore(t, pr, true)
+	path := daemonRelay(t, core, nil)
+
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := nativemsg.DialRelay(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostDone := make(chan error, 1)
+	go func() {
+		hostDone <- nativemsg.Relay(context.Background(), conn, inR, outW)
+		// As the host process exits: its copies of the pipes go.
+		inR.Close()
+		outW.Close()
+	}()
+	b := &browser{t: t, toIn: nil, inbox: make(chan map[string]any, 16)}
+	go func() {
+		defer close(b.inbox)
+		for {
+			f, err := nativemsg.ReadFrame(outR, nativemsg.MaxToBrowser)
+			if err != nil {
+				return
+			}
+			var m map[string]any
+			json.Unmarshal(f, &m)
+			b.inbox <- m
+		}
+	}()
+	send := func(v any) {
+		raw, _ := json.Marshal(v)
+		if err := nativemsg.WriteFrame(inW, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(open(testOrigin))
+	if m := b.recv(); m["event"] != "hello" {
+		t.Fatalf("got %v, want hello", m)
+	}
+	send(map[string]any{"id": 1, "method": "identity"})
+	if r := b.answer(1); r["result"] == nil {
+		t.Fatalf("identity: %v", r)
+	}
+	inW.Close() // the browser closes the port
+	select {
+	case err := <-hostDone:
+		if err != nil {
+			t.Fatalf("host: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the host did not return after the browser closed the port")
 	}
 }
