@@ -237,11 +237,15 @@ const (
 // consent and a place within the limits. Pass it to Serve, or Release it
 // when the session cannot start after all.
 type Admission struct {
-	core     *Core
-	sess     Session
-	grant    consentGrant
-	mu       sync.Mutex
-	released bool
+	core  *Core
+	sess  Session
+	grant consentGrant
+	// readers is what the readers held right after an allow-once
+	// consent: the card the user allowed (see session.holdOnce).
+	readers   []ReaderInfo
+	readerErr error
+	mu        sync.Mutex
+	released  bool
 }
 
 // Origin returns the canonical origin admitted.
@@ -303,7 +307,13 @@ func (core *Core) Admit(ctx context.Context, s Session) (*Admission, error) {
 	if ref != nil {
 		return nil, ref
 	}
-	return &Admission{core: core, sess: s, grant: grant}, nil
+	adm := &Admission{core: core, sess: s, grant: grant}
+	if grant == grantOnce {
+		// Taken now, not when the session starts: a card pulled in
+		// between must end the session, not leave it bound to the next.
+		adm.readers, adm.readerErr = core.cfg.Readers.List(ctx)
+	}
+	return adm, nil
 }
 
 func (core *Core) admit(ctx context.Context, origin string) (consentGrant, *RefusedError) {
@@ -355,6 +365,7 @@ func (core *Core) admit(ctx context.Context, origin string) (consentGrant, *Refu
 func (core *Core) Serve(ctx context.Context, adm *Admission, stream Stream) error {
 	defer adm.Release()
 	c := newSession(core, stream, adm.sess, adm.grant)
+	c.onceReaders, c.onceErr = adm.readers, adm.readerErr
 	core.mu.Lock()
 	if core.closing {
 		core.mu.Unlock()

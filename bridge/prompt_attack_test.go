@@ -318,18 +318,19 @@ func TestAttackAllowOnceOtherCard(t *testing.T) {
 	e, _ := newEnv(t, sim.ProfileECC)
 	e.prompter.AllowConsent(bridge.AllowOnce)
 	c := e.dial("https://once.example")
-	c.ok("identity", nil, nil)
+	// Swapped at once, before the page's first request.
 	e.readers.Remove(reader0)
 	if err := e.readers.Insert(reader0, newCard(t, sim.ProfileRSA)); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-c.done:
-		return // the session ended with the card
-	case <-time.After(3 * time.Second):
-	}
-	if m := c.call("identity", nil); m.code() == "" {
-		t.Error("an allow-once session read the card inserted after the grant")
+	case <-c.done: // the session ended with the card
+	case <-time.After(5 * time.Second):
+		if m := c.call("identity", nil); m.code() == "" {
+			t.Error("an allow-once session read the card inserted after the grant")
+		} else {
+			t.Error("an allow-once session outlived its card")
+		}
 	}
 }
 

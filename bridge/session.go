@@ -45,6 +45,10 @@ type session struct {
 	// grant is how the admission obtained the user's consent; only
 	// consented pages get sessions.
 	grant consentGrant
+	// onceReaders: for grantOnce, the readers as the admission saw them
+	// right after the user's answer (or why it could not).
+	onceReaders []ReaderInfo
+	onceErr     error
 }
 
 func newSession(core *Core, st Stream, s Session, grant consentGrant) *session {
@@ -441,7 +445,7 @@ func (c *session) holdOnce() {
 		}
 	}()
 	readers := c.core.cfg.Readers
-	known, err := readers.List(c.ctx)
+	known, err := c.onceReaders, c.onceErr
 	if err != nil {
 		c.end("cannot watch the card of an allow-once session")
 		return
