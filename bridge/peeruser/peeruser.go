@@ -7,8 +7,9 @@
 // The answer comes from the operating system's table of sockets: the
 // client's socket is the one whose local address is the connection's
 // remote address and whose remote address is the connection's local one.
-//   - Linux: the uid column of /proc/net/tcp and /proc/net/tcp6 (proc(5)),
-//     the socket's owner as the kernel records it.
+//   - Linux: the socket's owner uid as the kernel records it, from an
+//     exact NETLINK_SOCK_DIAG lookup of the one socket (sock_diag(7)), else
+//     from the uid column of /proc/net/tcp and /proc/net/tcp6 (proc(5)).
 //   - Windows: GetExtendedTcpTable's owning process id, then that
 //     process's token user, compared with this process's.
 //   - macOS: lsof, run as this user, which lists only this user's

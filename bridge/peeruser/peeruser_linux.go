@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -27,7 +28,13 @@ func check(local, remote netip.AddrPort) error {
 
 // socketUID returns the owner uid of the TCP socket whose local address is
 // sockLocal and remote address sockRemote.
+//
+// It asks sock_diag for that one socket; where netlink is not available
+// (a restricted sandbox), it scans /proc/net/tcp{,6}.
 func socketUID(sockLocal, sockRemote netip.AddrPort) (int, error) {
+	if uid, err := sockDiagUID(sockLocal, sockRemote); err == nil || errors.Is(err, ErrUnknown) {
+		return uid, err
+	}
 	files := []string{"/proc/net/tcp", "/proc/net/tcp6"}
 	if sockLocal.Addr().Is6() && !sockLocal.Addr().Is4In6() {
 		files = files[1:]

@@ -2,7 +2,10 @@ package peeruser
 
 import (
 	"encoding/binary"
+	"errors"
+	"net"
 	"net/netip"
+	"os"
 	"testing"
 )
 
@@ -29,3 +32,27 @@ func TestFindUID(t *testing.T) {
 }
 
 func littleEndian() bool { return binary.NativeEndian.Uint16([]byte{1, 0}) == 1 }
+
+// sock_diag finds the client socket of a connection by its addresses, and
+// nothing for addresses no connection has.
+func TestSockDiag(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	client := c.LocalAddr().(*net.TCPAddr).AddrPort()
+	server := ln.Addr().(*net.TCPAddr).AddrPort()
+	uid, err := sockDiagUID(client, server)
+	if err != nil || uid != os.Getuid() {
+		t.Fatalf("sock_diag: uid %d, %v; want %d", uid, err, os.Getuid())
+	}
+	if _, err := sockDiagUID(netip.AddrPortFrom(client.Addr(), 1), server); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("a connection that does not exist: %v", err)
+	}
+}
