@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/cardbridge/cardbridge/apdu/beid/sim"
+	"github.com/cardbridge/cardbridge/bridge"
+	"github.com/cardbridge/cardbridge/bridge/bridgetest"
 	"github.com/cardbridge/cardbridge/bridge/nativemsg"
 	"github.com/cardbridge/cardbridge/internal/rig"
 )
@@ -30,27 +32,12 @@ import (
 // binary installed into it.
 type userEnv struct {
 	home, runtime string
-	exe           string   // the built cardbridge binary
 	env           []string // the variables that make a process run as this user
 }
 
-// newUser builds cmd/cardbridge, makes a HOME for it and runs `cardbridge
-// install` there, which writes the native-messaging host manifests.
-func newUser(t *testing.T) *userEnv {
-	t.Helper()
-	home := t.TempDir()
-	runtime := filepath.Join(t.TempDir(), "run")
-	if err := os.Mkdir(runtime, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	exe := filepath.Join(t.TempDir(), "cardbridge")
-	build := exec.Command("go", "build", "-o", exe, "./cmd/cardbridge")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/cardbridge: %v\n%s", err, out)
-	}
-	u := &userEnv{home: home, runtime: runtime, exe: exe}
-	u.env = []string{
+// userVars are the environment variables of a user whose home is home.
+func userVars(home, runtime string) []string {
+	return []string{
 		"HOME=" + home,
 		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
 		"XDG_STATE_HOME=" + filepath.Join(home, ".local", "state"),
@@ -62,6 +49,19 @@ func newUser(t *testing.T) *userEnv {
 		"DBUS_SESSION_BUS_ADDRESS=",
 		"SUDO_USER=",
 	}
+}
+
+// newUser builds cmd/cardbridge, makes a HOME for it and runs `cardbridge
+// install` there, which writes the native-messaging host manifests.
+func newUser(t *testing.T) *userEnv {
+	t.Helper()
+	u := bareUser(t)
+	exe := filepath.Join(t.TempDir(), "cardbridge")
+	build := exec.Command("go", "build", "-o", exe, "./cmd/cardbridge")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/cardbridge: %v\n%s", err, out)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, "install")
@@ -72,6 +72,17 @@ func newUser(t *testing.T) *userEnv {
 		t.Fatalf("cardbridge install: %v", err)
 	}
 	return u
+}
+
+// bareUser is a user with no cardbridge installed: no host manifest.
+func bareUser(t *testing.T) *userEnv {
+	t.Helper()
+	home := t.TempDir()
+	runtime := filepath.Join(t.TempDir(), "run")
+	if err := os.Mkdir(runtime, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return &userEnv{home: home, runtime: runtime, env: userVars(home, runtime)}
 }
 
 // hostManifest reads the host manifest install wrote at rel (below HOME)
@@ -147,6 +158,56 @@ func TestExtensionChromium(t *testing.T) {
 			res := runFlowScript(t, tl, w, "transport-flow.mjs", "extension-"+profile.String(), env...)
 			checkFlow(t, w, card, lang, res)
 			checkTransport(t, res, "extension")
+		})
+	}
+}
+
+// TestExtensionChromiumErrors: through the extension the page gets the
+// same error codes as over the WebSocket, named by the extension and the
+// host rather than guessed: no host installed is "not running" (with the
+// downloads), a consent refused in cardbridge's dialog is CONSENT_DENIED.
+func TestExtensionChromiumErrors(t *testing.T) {
+	tl := requireBrowser(t)
+	rig.Require(t)
+	ext, err := filepath.Abs(filepath.Join("..", "web", "extension"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		install  bool
+		wantCode string
+		dialogs  []string
+	}{
+		{"host not installed", false, "DAEMON_UNAVAILABLE", nil},
+		{"consent denied", true, "CONSENT_DENIED", []string{"consent/"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := &bridgetest.Prompter{}
+			pr.AllowConsent(bridge.Deny)
+			w, _ := startPublicRigWorldWith(t, sim.ProfileECC, func(c *bridge.Config) { c.Prompter = pr })
+			var u *userEnv
+			if tc.install {
+				u = newUser(t)
+			} else {
+				u = bareUser(t)
+			}
+			serveRelay(t, w, u)
+			env := slices.Concat(u.env, publicEnv(t, w), []string{"EXTENSION=" + ext, "USER_DATA=" + filepath.Join(u.home, ".config", "chromium"), "EXPECT_SERVICE_ERROR=1"})
+			res := runFlowScript(t, tl, w, "transport-flow.mjs", "extension-error-"+strings.ReplaceAll(tc.name, " ", "-"), env...)
+			if res.ServiceError != tc.wantCode || res.Transport != "extension" {
+				t.Errorf("page shows %s %q over %q, want %s over the extension", res.ServiceError, res.Service, res.Transport, tc.wantCode)
+			}
+			if len(res.Problems) > 0 {
+				t.Errorf("page errors: %q", res.Problems)
+			}
+			var kinds []string
+			for _, c := range w.prompter.Calls() {
+				kinds = append(kinds, c.Kind.String()+"/"+c.Purpose)
+			}
+			if !slices.Equal(kinds, tc.dialogs) {
+				t.Errorf("dialogs %v, want %v", kinds, tc.dialogs)
+			}
 		})
 	}
 }

@@ -264,6 +264,7 @@ try {
     await step("see the card service error", async () => {
       await page.waitForSelector('#service-status[data-state="error"]');
       result.serviceError = await page.getAttribute("#service-status", "data-code");
+      result.transport = await page.getAttribute("#service-status", "data-transport");
       result.service = await text(page, "#service-status");
       result.help = await text(page, "#service-help");
       await page.waitForSelector("#service-retry:not([hidden])");

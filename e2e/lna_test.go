@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cardbridge/cardbridge/apdu/beid/sim"
+	"github.com/cardbridge/cardbridge/bridge"
 	"github.com/cardbridge/cardbridge/bridge/pcscreaders"
 	"github.com/cardbridge/cardbridge/internal/rig"
 )
@@ -29,6 +30,13 @@ const chromiumPolicyDir = "/etc/chromium/policies/managed"
 // https://portal.example:PORT.
 func startPublicRigWorld(t *testing.T, profile sim.Profile) (*world, *sim.Card) {
 	t.Helper()
+	return startPublicRigWorldWith(t, profile, nil)
+}
+
+// startPublicRigWorldWith is startPublicRigWorld with a chance to adjust
+// the daemon's Config.
+func startPublicRigWorldWith(t *testing.T, profile sim.Profile, tweak func(*bridge.Config)) (*world, *sim.Card) {
+	t.Helper()
 	card, err := sim.New(sim.Options{Profile: profile})
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +44,7 @@ func startPublicRigWorld(t *testing.T, profile sim.Profile) (*world, *sim.Card) 
 	rig.Insert(t, card)
 	readers := pcscreaders.New()
 	t.Cleanup(func() { readers.Close() })
-	return startWorldOn(t, publicHost, readers, card.PKI(), nil), card
+	return startWorldOn(t, publicHost, readers, card.PKI(), tweak), card
 }
 
 // publicEnv is the transport-flow.mjs environment that makes w's portal a

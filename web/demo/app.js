@@ -181,6 +181,7 @@ async function checkService() {
     }
     status.dataset.state = "error";
     status.dataset.code = e.code ?? "";
+    status.dataset.transport = state.bridge.transport ?? "";
     box.hidden = false;
     if (e.code === ErrorCode.DAEMON_UNAVAILABLE) await showDownloads();
     $("service-retry").hidden = false;
