@@ -24,13 +24,6 @@ type SiteBlocker interface {
 	BlockedSites() []string
 }
 
-// refusals counts the PIN, last-try and signature dialogs of one origin
-// that ended without a yes, for the back-off between them.
-type refusals struct {
-	count int
-	until time.Time
-}
-
 // refusalBackoff is the pause after the n-th refusal in a row: none
 // after the first (a user may cancel once and try again at once), then
 // Limits.RefusalBackoff, doubled at each refusal, at most
@@ -53,17 +46,11 @@ func (l Limits) refusalBackoff(n int) time.Duration {
 // whether the user said yes.
 func (core *Core) askUser(self *session, show func(offerBlock bool) (bool, error)) error {
 	origin := self.origin
-	now := time.Now()
-	core.mu.Lock()
-	r := core.backoff[origin]
-	if r != nil && now.Before(r.until) {
-		wait := r.until.Sub(now)
-		core.mu.Unlock()
-		return &Error{Code: CodeRateLimited, Message: "the user declined this site's last request; wait before asking again",
-			Data: map[string]any{"retryAfter": math.Ceil(wait.Seconds())}}
+	r := core.refusals.Load()
+	if err := r.DialogPaused(origin, time.Now()); err != nil {
+		return err
 	}
-	offer := r != nil && r.count >= core.limits.BlockOfferAfter
-	core.mu.Unlock()
+	offer := r.Dialogs[origin].Count >= core.limits.BlockOfferAfter
 
 	ok, err := show(offer)
 	switch {
@@ -71,20 +58,23 @@ func (core *Core) askUser(self *session, show func(offerBlock bool) (bool, error
 		core.blockSite(config.Site(origin), self)
 		return &Error{Code: CodeConsentDenied, Message: "the user blocked this site", Err: err}
 	case err == nil && ok:
-		core.mu.Lock()
-		delete(core.backoff, origin)
-		core.mu.Unlock()
+		if _, ok := r.Dialogs[origin]; ok {
+			// A yes ends the back-off; no write when there was none.
+			core.refusals.Update(func(r *Refusals) { delete(r.Dialogs, origin) })
+		}
 		return nil
 	case err == nil, errors.Is(err, ErrPromptCancelled), errors.Is(err, context.Canceled):
-		core.mu.Lock()
-		r := core.backoff[origin]
-		if r == nil {
-			r = &refusals{}
-			core.backoff[origin] = r
-		}
-		r.count++
-		r.until = time.Now().Add(core.limits.refusalBackoff(r.count))
-		core.mu.Unlock()
+		core.refusals.Update(func(r *Refusals) {
+			now := time.Now()
+			r.prune(now, core.limits)
+			if r.Dialogs == nil {
+				r.Dialogs = make(map[string]DialogRefusals)
+			}
+			d := r.Dialogs[origin]
+			d.Count++
+			d.Until = now.Add(core.limits.refusalBackoff(d.Count))
+			r.Dialogs[origin] = d
+		})
 	}
 	return err
 }

@@ -48,6 +48,12 @@ type Config struct {
 	// Consents stores the origins the user allowed for good. Nil means a
 	// fresh MemoryConsentStore.
 	Consents ConsentStore
+	// Refusals keeps the cooldowns and back-offs that follow the user's
+	// refusals. Nil means a fresh MemoryRefusalStore; processes that
+	// serve the same user share one store (a file), so that a page
+	// cannot escape a refusal by having its next session served by a
+	// new process.
+	Refusals RefusalStore
 	// Activity, when not nil, is told what each site did with the card
 	// (the tray's activity list).
 	Activity ActivityRecorder

@@ -39,6 +39,7 @@ type Core struct {
 	devHTTP    map[string]bool // http:// origins allowed to connect
 	prompts    *promptQueue
 	consents   ConsentStore
+	refusals   RefusalStore // the cooldowns and back-offs after refusals
 	hub        *watchHub
 	cards      *cardCache // the files of the cards in the readers
 
@@ -54,13 +55,9 @@ type Core struct {
 	perOrigin   map[string]int // same, per origin
 	readerLocks map[string]chan struct{}
 	pinLocks    map[string]chan struct{}
-	deniedUntil map[string]time.Time   // sites (config.Site) the user just denied, or whose page left its dialog
-	denials     []time.Time            // recent denials, all sites together
-	quietUntil  time.Time              // no consent dialog for anyone until then
 	asking      map[string]*consentAsk // open consent dialogs, by origin
 	waiting     int                    // admissions waiting for a consent answer
 	waitingSite map[string]int         // same, by site
-	backoff     map[string]*refusals   // PIN and signature dialogs refused, by origin
 	blocked     map[string]bool        // sites the user blocked
 	sessionWG   sync.WaitGroup         // sessions and consent dialogs
 	// cardWG counts card work, which may outlive its request while a card
@@ -80,6 +77,9 @@ func NewCore(cfg Config) (*Core, error) {
 	if cfg.Consents == nil {
 		cfg.Consents = &MemoryConsentStore{}
 	}
+	if cfg.Refusals == nil {
+		cfg.Refusals = &MemoryRefusalStore{}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -96,14 +96,13 @@ func NewCore(cfg Config) (*Core, error) {
 		prompts:     newPromptQueue(cfg.Prompter),
 		cards:       newCardCache(),
 		consents:    cfg.Consents,
+		refusals:    cfg.Refusals,
 		sessions:    make(map[*session]struct{}),
 		perOrigin:   make(map[string]int),
 		readerLocks: make(map[string]chan struct{}),
 		pinLocks:    make(map[string]chan struct{}),
-		deniedUntil: make(map[string]time.Time),
 		asking:      make(map[string]*consentAsk),
 		waitingSite: make(map[string]int),
-		backoff:     make(map[string]*refusals),
 		blocked:     make(map[string]bool),
 	}
 	for _, o := range cfg.DevHTTPOrigins {
@@ -452,14 +451,16 @@ var errConsentBusy = errors.New("bridge: too many handshakes waiting for consent
 // come by. The dialog closes when it times out (Limits.PromptTimeout),
 // the core shuts down, or every page waiting for it has gone.
 func (core *Core) askConsent(ctx context.Context, origin string) (ConsentDecision, error) {
+	site := config.Site(origin)
+	// Read before taking mu: the store may be a file.
+	paused := core.recentlyDenied(origin)
 	core.mu.Lock()
 	if core.closing {
 		core.mu.Unlock()
 		return Deny, ErrServerClosed
 	}
 	a := core.asking[origin]
-	site := config.Site(origin)
-	if a == nil && core.deniedLocked(site, time.Now()) {
+	if a == nil && paused {
 		// Denied between admit's check and now.
 		core.mu.Unlock()
 		return Deny, nil
@@ -504,12 +505,15 @@ func (core *Core) askConsent(ctx context.Context, origin string) (ConsentDecisio
 			if core.asking[origin] == a {
 				delete(core.asking, origin)
 			}
-			until := time.Now().Add(core.limits.AbandonCooldown)
-			if until.After(core.deniedUntil[site]) {
-				core.deniedUntil[site] = until
-			}
 		}
 		core.mu.Unlock()
+		if last {
+			core.refusals.Update(func(r *Refusals) {
+				now := time.Now()
+				r.prune(now, core.limits)
+				r.denySite(site, now.Add(core.limits.AbandonCooldown))
+			})
+		}
 		core.log.Debug("handshake left while waiting for consent", "origin", origin, "dialogClosed", last)
 		return Deny, ctx.Err()
 	}
@@ -599,13 +603,8 @@ func (core *Core) unwaitLocked(site string) {
 // cooldown, or the user denied so many sites lately that nobody is
 // asked for now.
 func (core *Core) recentlyDenied(origin string) bool {
-	core.mu.Lock()
-	defer core.mu.Unlock()
-	return core.deniedLocked(config.Site(origin), time.Now())
-}
-
-func (core *Core) deniedLocked(site string, now time.Time) bool {
-	return now.Before(core.deniedUntil[site]) || now.Before(core.quietUntil)
+	r := core.refusals.Load()
+	return r.ConsentPaused(config.Site(origin), time.Now())
 }
 
 // noteConsent records the user's decision for the cooldowns. The
@@ -615,30 +614,24 @@ func (core *Core) deniedLocked(site string, now time.Time) bool {
 // consent dialog for GlobalCooldown: a user who keeps saying no is not
 // asked by the next site either.
 func (core *Core) noteConsent(origin string, d ConsentDecision) {
-	core.mu.Lock()
-	defer core.mu.Unlock()
-	now := time.Now()
-	for o, t := range core.deniedUntil {
-		if now.After(t) {
-			delete(core.deniedUntil, o)
-		}
-	}
 	site := config.Site(origin)
-	if d != Deny {
-		delete(core.deniedUntil, site)
-		return
-	}
-	core.deniedUntil[site] = now.Add(core.limits.DenyCooldown)
-	recent := core.denials[:0]
-	for _, t := range core.denials {
-		if now.Sub(t) < core.limits.DenyWindow {
-			recent = append(recent, t)
+	paused := false
+	core.refusals.Update(func(r *Refusals) {
+		now := time.Now()
+		r.prune(now, core.limits)
+		if d != Deny {
+			delete(r.DeniedUntil, site)
+			return
 		}
-	}
-	core.denials = append(recent, now)
-	if len(core.denials) >= core.limits.DenyBurst {
-		core.quietUntil = now.Add(core.limits.GlobalCooldown)
-		core.denials = core.denials[:0]
+		r.denySite(site, now.Add(core.limits.DenyCooldown))
+		r.Denials = append(r.Denials, now)
+		paused = len(r.Denials) >= core.limits.DenyBurst
+		if paused {
+			r.QuietUntil = now.Add(core.limits.GlobalCooldown)
+			r.Denials = nil
+		}
+	})
+	if paused {
 		core.log.Info("consent dialogs paused after repeated denials", "for", core.limits.GlobalCooldown)
 	}
 }

@@ -17,20 +17,45 @@ import (
 
 // withSharedDialogs wraps p so that its dialogs wait for those of the
 // user's other cardbridge processes (an flock on dialog.lock in the
-// user's private run-time directory). Without that directory p is
+// user's private run-time directory), checking refusals (see
+// sharedDialogs) once its turn comes. Without that directory p is
 // returned as it is, and the reason logged.
-func withSharedDialogs(p bridge.Prompter, log *slog.Logger) bridge.Prompter {
-	relay, err := nativemsg.DefaultRelayPath()
-	var dir string
-	if err == nil {
-		dir, err = nativemsg.PrivateDir(relay)
-	}
+func withSharedDialogs(p bridge.Prompter, refusals bridge.RefusalStore, log *slog.Logger) bridge.Prompter {
+	dir, err := userPrivateDir()
 	if err != nil {
 		log.Warn("dialogs not shared with other cardbridge processes", "err", err)
 		return p
 	}
 	path := filepath.Join(dir, "dialog.lock")
-	return sharedDialogs{p: p, lock: func(ctx context.Context) (func(), error) { return flockWait(ctx, path) }}
+	return sharedDialogs{p: p, refusals: refusals, lock: func(ctx context.Context) (func(), error) { return flockWait(ctx, path) }}
+}
+
+// sharedRefusals is the refusal store of all the user's cardbridge
+// processes: refusals.json in the user's private run-time directory,
+// under an flock on refusals.lock. Without that directory it returns
+// nil (the core keeps its refusals in memory), and the reason logged.
+func sharedRefusals(log *slog.Logger) bridge.RefusalStore {
+	dir, err := userPrivateDir()
+	if err != nil {
+		log.Warn("refusals not shared with other cardbridge processes", "err", err)
+		return nil
+	}
+	lock := filepath.Join(dir, "refusals.lock")
+	return &refusalFile{
+		path: filepath.Join(dir, "refusals.json"),
+		lock: func(ctx context.Context) (func(), error) { return flockWait(ctx, lock) },
+		log:  log,
+	}
+}
+
+// userPrivateDir is the user's private (0700) run-time directory, which
+// holds the relay.
+func userPrivateDir() (string, error) {
+	relay, err := nativemsg.DefaultRelayPath()
+	if err != nil {
+		return "", err
+	}
+	return nativemsg.PrivateDir(relay)
 }
 
 // flockWait takes an exclusive flock on path, polling so that ctx can

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -48,5 +49,53 @@ func TestSharedDialogs(t *testing.T) {
 	d, err := b.Consent(context.Background(), bridge.ConsentRequest{Origin: "https://b.example"})
 	if err != nil || d != bridge.AllowOnce {
 		t.Fatalf("second dialog after the first closed: %v %v", d, err)
+	}
+}
+
+// A dialog that waited for another process's is not shown when the user
+// refused its site meanwhile: two host processes of one page both passed
+// the core's check before the first dialog was answered.
+func TestSharedDialogsRefusedMeanwhile(t *testing.T) {
+	dir := t.TempDir()
+	lock := func(ctx context.Context) (func(), error) { return flockWait(ctx, filepath.Join(dir, "dialog.lock")) }
+	store := func() *refusalFile {
+		return &refusalFile{path: filepath.Join(dir, "refusals.json"), log: slog.New(slog.DiscardHandler),
+			lock: func(ctx context.Context) (func(), error) { return flockWait(ctx, filepath.Join(dir, "refusals.lock")) }}
+	}
+	hold := make(chan struct{})
+	first := &bridgetest.Prompter{}
+	first.Push(bridgetest.Consent, bridgetest.Answer{Decision: bridge.Deny, Hold: hold})
+	second := &bridgetest.Prompter{}
+	second.AllowConsent(bridge.AllowOnce)
+	firstStore := store()
+	a := sharedDialogs{p: first, lock: lock, refusals: firstStore}
+	b := sharedDialogs{p: second, lock: lock, refusals: store()}
+
+	go func() { _, _ = a.Consent(context.Background(), bridge.ConsentRequest{Origin: "https://evil.example"}) }()
+	<-first.Opened()
+	type res struct {
+		d   bridge.ConsentDecision
+		err error
+	}
+	got := make(chan res, 1)
+	go func() {
+		d, err := b.Consent(context.Background(), bridge.ConsentRequest{Origin: "https://a.evil.example"})
+		got <- res{d, err}
+	}()
+	time.Sleep(100 * time.Millisecond) // the second waits for its turn
+	// What the first process's core records after the "No".
+	firstStore.Update(func(r *bridge.Refusals) {
+		r.DeniedUntil = map[string]time.Time{"https://evil.example": time.Now().Add(time.Minute)}
+		r.Dialogs = map[string]bridge.DialogRefusals{"https://evil.example": {Count: 2, Until: time.Now().Add(time.Minute)}}
+	})
+	close(hold)
+	r := <-got
+	if r.d != bridge.Deny || !errors.Is(r.err, errRefusedMeanwhile) || len(second.Calls()) != 0 {
+		t.Fatalf("consent after the site was refused meanwhile: %v %v, dialogs %v", r.d, r.err, second.Calls())
+	}
+	_, err := b.PIN(context.Background(), bridge.PINRequest{Origin: "https://evil.example"})
+	var be *bridge.Error
+	if !errors.As(err, &be) || be.Code != bridge.CodeRateLimited || len(second.Calls()) != 0 {
+		t.Fatalf("PIN dialog within the back-off: %v, dialogs %v", err, second.Calls())
 	}
 }

@@ -24,7 +24,9 @@ import (
 // When the daemon runs, the host relays the session to it over the
 // user's relay channel, so that every session shares the daemon's consent
 // store, dialog queue, reader locks and tray icon. Otherwise it serves the
-// session itself, with the same config, consent store and dialogs.
+// session itself, with the same config, consent store and dialogs, and
+// the refusal cooldowns and back-offs all the user's cardbridge processes
+// share.
 func runNativeHost(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	caller, err := nativemsg.ParseCaller(args)
 	if err != nil {
@@ -71,12 +73,16 @@ func runNativeHost(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	}
 	pc := pcscreaders.New()
 	defer pc.Close()
+	// A page's every session is a new host process: the refusals must
+	// outlive this one (see sharedRefusals).
+	refusals := sharedRefusals(log)
 	core, err := bridge.NewCore(bridge.Config{
 		AllowedOrigins:     sys.AllowedOrigins,
 		OnlyAllowedOrigins: sys.OnlyAllowedOrigins,
 		Readers:            pc,
-		Prompter:           withSharedDialogs(us.prompter, log),
+		Prompter:           withSharedDialogs(us.prompter, refusals, log),
 		Consents:           us.consents,
+		Refusals:           refusals,
 		Logger:             log,
 		Version:            version,
 		Language:           string(i18n.Choose(us.cfg.Language)),

@@ -193,10 +193,10 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// TestNativeHostBinary runs the built binary as browsers run a native
-// host, over pipes, against the card in the rig: serving in its own
-// process without a daemon, and relaying to the running daemon.
-func TestNativeHostBinary(t *testing.T) {
+// binaryWithCard builds the test binary and inserts an ECC card in the
+// rig's reader (skipping without the rig).
+func binaryWithCard(t *testing.T) string {
+	t.Helper()
 	rig.Require(t)
 	bin := buildTestBinary(t)
 	card, err := sim.New(sim.Options{Profile: sim.ProfileECC})
@@ -204,6 +204,14 @@ func TestNativeHostBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	rig.Insert(t, card)
+	return bin
+}
+
+// TestNativeHostBinary runs the built binary as browsers run a native
+// host, over pipes, against the card in the rig: serving in its own
+// process without a daemon, and relaying to the running daemon.
+func TestNativeHostBinary(t *testing.T) {
+	bin := binaryWithCard(t)
 
 	t.Run("in process", func(t *testing.T) {
 		h := startHostProc(t, bin, userEnv(t, "CARDBRIDGE_TEST_CONSENT=allow-once"), nativemsg.ChromeOrigin)

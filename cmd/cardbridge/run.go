@@ -102,14 +102,16 @@ func serveDaemon(ctx context.Context, args []string, stderr io.Writer) error {
 		monitor = tray.NewMonitor(pc, log)
 		readers = monitor
 	}
+	refusals := sharedRefusals(log)
 	bcfg := bridge.Config{
 		Port:               *port,
 		AllowedOrigins:     slices.Concat(allow, sys.AllowedOrigins),
 		OnlyAllowedOrigins: *only || sys.OnlyAllowedOrigins,
 		DevHTTPOrigins:     devHTTP,
 		Readers:            readers,
-		Prompter:           withSharedDialogs(p, log),
+		Prompter:           withSharedDialogs(p, refusals, log),
 		Consents:           consents,
+		Refusals:           refusals,
 		Logger:             log,
 		Version:            version,
 		Language:           string(i18n.Choose(cfg.Language)),

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/cardbridge/cardbridge/bridge"
@@ -24,12 +25,29 @@ func systemConfigPath() string {
 // built with -tags cardbridgetest for tests only (never in a release):
 // CARDBRIDGE_TEST_CONSENT (deny, allow-once, allow-always; default deny),
 // CARDBRIDGE_TEST_PIN (the PIN to enter; none cancels) and confirmations
-// answered yes.
+// answered yes. With CARDBRIDGE_TEST_DIALOGS set, each dialog shown
+// appends a line to that file ("consent ORIGIN", "pin ORIGIN
+// offerBlock=BOOL"), so that tests see which dialogs the user got.
 func testPrompter() bridge.Prompter { return envPrompter{} }
 
 type envPrompter struct{}
 
-func (envPrompter) Consent(context.Context, bridge.ConsentRequest) (bridge.ConsentDecision, error) {
+// shown records a dialog in CARDBRIDGE_TEST_DIALOGS.
+func shown(format string, args ...any) {
+	p := os.Getenv("CARDBRIDGE_TEST_DIALOGS")
+	if p == "" {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, format+"\n", args...)
+}
+
+func (envPrompter) Consent(_ context.Context, req bridge.ConsentRequest) (bridge.ConsentDecision, error) {
+	shown("consent %s", req.Origin)
 	switch os.Getenv("CARDBRIDGE_TEST_CONSENT") {
 	case "allow-once":
 		return bridge.AllowOnce, nil
@@ -39,7 +57,8 @@ func (envPrompter) Consent(context.Context, bridge.ConsentRequest) (bridge.Conse
 	return bridge.Deny, nil
 }
 
-func (envPrompter) PIN(context.Context, bridge.PINRequest) ([]byte, error) {
+func (envPrompter) PIN(_ context.Context, req bridge.PINRequest) ([]byte, error) {
+	shown("pin %s offerBlock=%t", req.Origin, req.OfferBlock)
 	if p := os.Getenv("CARDBRIDGE_TEST_PIN"); p != "" {
 		return []byte(p), nil
 	}
