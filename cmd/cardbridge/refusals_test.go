@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,6 +63,31 @@ func TestAttackHostRefusalsShared(t *testing.T) {
 	refusedHost(t, bin, env, "https://a.evil.example", "CONSENT_DENIED")
 	if got := dialogsShown(t, dialogs); len(got) != 1 {
 		t.Fatalf("dialogs shown: %q, want one consent dialog", got)
+	}
+}
+
+// The daemon and the hosts share refusals both ways: a page refused
+// while no daemon ran is not asked again through the daemon once it
+// starts, and one refused through the daemon is not asked again by a
+// host serving in its own process once the daemon quits (from the tray,
+// say).
+func TestHostRefusalsSharedWithDaemon(t *testing.T) {
+	bin := buildTestBinary(t)
+	dialogs := filepath.Join(t.TempDir(), "dialogs")
+	env := userEnv(t, "CARDBRIDGE_TEST_CONSENT=deny", "CARDBRIDGE_TEST_DIALOGS="+dialogs)
+
+	refusedHost(t, bin, env, "https://evil.example", "CONSENT_DENIED")
+	d := startDaemon(t, bin, env)
+	refusedHost(t, bin, env, "https://evil.example", "CONSENT_DENIED")
+	d.waitLog(t, "relay session ended") // served by the daemon
+	refusedHost(t, bin, env, "https://other.example", "CONSENT_DENIED")
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.cmd.Wait()
+	refusedHost(t, bin, env, "https://other.example", "CONSENT_DENIED")
+	if got := dialogsShown(t, dialogs); len(got) != 2 {
+		t.Fatalf("dialogs shown: %q, want one consent dialog per site; daemon log:\n%s", got, d)
 	}
 }
 
