@@ -25,8 +25,11 @@ import (
 // has not seen, against the floor: GET CARD DATA once, each file read once
 // in the fewest READ BINARY (beid.MinReadAPDUs, MinCertificateReadAPDUs),
 // the basic key challenge on applet 1.8, and for each of the two
-// signatures the PIN tries left, SELECT DF(BELPIC), MSE SET, VERIFY, PSO,
-// GET RESPONSE and LOG OFF.
+// signatures the PIN tries left (read before the PIN dialog, to show it and
+// to warn before a last try, and read again right before VERIFY in the same
+// card session, since another program may have spent tries while the dialog
+// was open: docs/protocol.md §6.4), SELECT DF(BELPIC), MSE SET, VERIFY,
+// PSO, GET RESPONSE and LOG OFF.
 //
 // (h) runs the flow on the simulated card in real-timing mode (sim.Timing:
 // the T=0 wire time at the ATR's speed, per-command and signature times,
@@ -51,7 +54,7 @@ func benchFlow(ctx context.Context, o options, cs *cardSlot, r *report) error {
 			return err
 		}
 		r.figure("(g) APDUs of the registration flow", fmt.Sprintf("= %d (floor)", floor), fmt.Sprint(got), got == floor)
-		r.note("readers, identity, address, photo, certificates, authenticate, sign on a card the daemon has not seen; floor: each file once in the fewest chunks, GET CARD DATA once, the basic key challenge (1.8), 7 commands per signature")
+		r.note("readers, identity, address, photo, certificates, authenticate, sign on a card the daemon has not seen; floor: each file once in the fewest chunks, GET CARD DATA once, the basic key challenge (1.8), 8 commands per signature (the PIN tries read before the dialog and again before VERIFY)")
 		r.note("the flow took %s on the plain simulator, which answers at once: the host's part (daemon, pcscd, vpcd) with a card that takes no time", ms(wall))
 	}
 	if !o.measures("h") {
@@ -232,12 +235,18 @@ func flowInProcess(ctx context.Context, readers *benchReaders, reader string) er
 
 // minFlowAPDUs is the floor of (g) for card: a complete read (GET CARD
 // DATA, every file in the fewest chunks, the basic key challenge on 1.8),
-// then for authenticate and sign each the PIN tries left, SELECT
-// DF(BELPIC), MSE SET, VERIFY, PSO, GET RESPONSE and LOG OFF.
+// then for authenticate and sign each the PIN tries left twice (before the
+// dialog and again before VERIFY), SELECT DF(BELPIC), MSE SET, VERIFY, PSO,
+// GET RESPONSE and LOG OFF.
 func minFlowAPDUs(card *sim.Card) (int, error) {
 	n, err := minReadAllAPDUs(card)
-	return n + 2*7, err
+	return n + 2*signatureAPDUs, err
 }
+
+// signatureAPDUs is the floor of one PIN-guarded signature: the tries
+// left before the dialog and again before VERIFY, SELECT DF(BELPIC), MSE
+// SET, VERIFY, PSO, GET RESPONSE, LOG OFF.
+const signatureAPDUs = 8
 
 func medianFloat(xs []float64) float64 {
 	s := slices.Clone(xs)
