@@ -166,7 +166,7 @@ rig_latency() {
 # Resilience: the daemon through a pcscd restart (it stops the machine's
 # pcscd, hence a step of its own; the other fault and soak tests run with
 # go test above), the fuzz targets for a bounded time, and the bench in its
-# short form (figures (a) and (h), timing ratios, are advisory on a shared machine).
+# short form (figures (a), (h) and (i), timing ratios, are advisory on a shared machine).
 resilience_checks() {
 	section "daemon through a pcscd restart"
 	local out
@@ -201,7 +201,7 @@ resilience_checks() {
 	done
 
 	section "bench (short)"
-	go run ./bench -short -advisory a,h
+	go run ./bench -short -advisory a,h,i
 }
 
 main() {
