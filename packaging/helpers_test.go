@@ -112,4 +112,15 @@ func checkBuild(t *testing.T, exe, goos, cgo, version string) {
 	if !bytes.Contains(data, []byte(version)) {
 		t.Errorf("%s does not contain its version %q", filepath.Base(exe), version)
 	}
+	// The scripted prompter that answers dialogs from the environment
+	// exists only in test builds (-tags cardbridgetest); a released program
+	// holding it would let anything that sets its environment skip consent.
+	if tags := settings["-tags"]; tags != "" {
+		t.Errorf("%s built with -tags %q; a release takes none", filepath.Base(exe), tags)
+	}
+	for _, marker := range []string{"CARDBRIDGE_TEST_CONSENT", "CARDBRIDGE_TEST_PIN"} {
+		if bytes.Contains(data, []byte(marker)) {
+			t.Errorf("%s contains the test prompter (%s)", filepath.Base(exe), marker)
+		}
+	}
 }
