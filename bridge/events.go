@@ -37,6 +37,14 @@ func (h *watchHub) subscribe(c *session, listed []ReaderInfo) {
 	if c.ctx.Err() != nil {
 		return // the page is gone; it would never be unsubscribed
 	}
+	// The "readers" call checked consent before it listed, and subscribes
+	// only after its answer is written: a revocation in between (the
+	// tray's, or another instance's) must end the session here, as
+	// broadcast would, not let the catch-up event below reach the site.
+	if c.checkConsent() != nil {
+		go c.end("consent revoked")
+		return
+	}
 	if _, ok := h.subs[c]; ok {
 		if !EqualReaders(h.current, listed) {
 			c.sendEvent(readersEvent(h.current, nil))
