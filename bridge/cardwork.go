@@ -42,8 +42,14 @@ func withCard[T any](ctx context.Context, rc *reqCtx, info ReaderInfo, fn cardFu
 	if err != nil {
 		return zero, err
 	}
-	defer sess.Close()
 	gs := &guardedSession{CardSession: sess, g: rc.guard}
+	defer func() {
+		if r, ok := sess.(ResettingSession); ok && gs.reset {
+			_ = r.CloseReset()
+			return
+		}
+		sess.Close()
+	}()
 	// The guard wraps the session and hides what else it is: the cache
 	// and the driver look at sess itself.
 	card := s.cards.attach(info.Name, sess)
@@ -98,7 +104,8 @@ var sensitiveINS = [256]bool{0x20: true, 0x24: true, 0x2C: true, 0x2A: true, 0x8
 // cardGuard, whichever driver call builds them.
 type guardedSession struct {
 	CardSession
-	g *cardGuard
+	g     *cardGuard
+	reset bool // reset the card when the session ends (pinGate.logOff)
 }
 
 func (s *guardedSession) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {

@@ -506,8 +506,6 @@ func (g *pinGate) verify(ctx context.Context, sess CardSession, card *cachedCard
 	return card.VerifyPIN(ctx, g.pin)
 }
 
-// logOff ends the PIN-verified state, if verify ran, even when ctx has
-// ended: leaving the card unlocked is worse than a late command.
 // sign is the card side of authenticate and sign: on the card the PIN was
 // asked for, it reads the key's certificate, lets digestFor choose the
 // hash and digest from it, and signs with the PIN verified right before
@@ -517,7 +515,7 @@ func (g *pinGate) sign(ctx context.Context, sess CardSession, card *cachedCard, 
 	if err := g.sameCard(ctx, card); err != nil {
 		return nil, nil, err
 	}
-	defer g.logOff(ctx, card)
+	defer g.logOff(ctx, sess, card)
 	cert, err := card.Certificate(ctx, certFile)
 	if err != nil {
 		return nil, nil, err
@@ -535,13 +533,22 @@ func (g *pinGate) sign(ctx context.Context, sess CardSession, card *cachedCard, 
 	return cert, sig, nil
 }
 
-func (g *pinGate) logOff(ctx context.Context, card *cachedCard) {
+// logOff ends the PIN-verified state, if verify ran, even when ctx has
+// ended: leaving the card unlocked is worse than a late command.
+// When LOG OFF fails, the card is reset as the session ends instead.
+func (g *pinGate) logOff(ctx context.Context, sess CardSession, card *cachedCard) {
 	if !g.verified {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	_ = card.LogOff(ctx) // a removed card has nothing left to log off
+	if card.LogOff(ctx) != nil {
+		// A removed card has nothing left to log off; any other
+		// failure may leave the PIN verified.
+		if gs, ok := sess.(*guardedSession); ok {
+			gs.reset = true
+		}
+	}
 }
 
 // sameCard makes sure the card in the reader is still the one the user
@@ -590,7 +597,7 @@ func mPINVerify(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 		if err := g.sameCard(ctx, card); err != nil {
 			return struct{}{}, err
 		}
-		defer g.logOff(ctx, card)
+		defer g.logOff(ctx, sess, card)
 		return struct{}{}, g.verify(ctx, sess, card)
 	})
 	if err != nil {

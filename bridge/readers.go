@@ -43,6 +43,17 @@ type CardSession interface {
 	Close() error
 }
 
+// ResettingSession is a CardSession that can end by resetting its card.
+// Readers implementations should provide it: when the LOG OFF after a
+// PIN verification fails, a reset is the other way to end the verified
+// state, which would otherwise let whoever uses the card next (another
+// site, another program) use the authentication key without the PIN.
+type ResettingSession interface {
+	CardSession
+	// CloseReset ends the session as Close does, resetting the card.
+	CloseReset() error
+}
+
 // ATRSession is a CardSession that knows the ATR of the card it is
 // connected to. Readers implementations should return sessions that
 // implement it: the server then reports the card's own ATR rather than the

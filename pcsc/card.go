@@ -278,7 +278,13 @@ func (c *Card) Reconnect(ctx context.Context) error {
 
 // Close disconnects from the card, leaving it as it is, and releases the
 // Card's PC/SC context. It is safe to call more than once.
-func (c *Card) Close() error {
+func (c *Card) Close() error { return c.close(scard.LeaveCard) }
+
+// CloseReset is Close, resetting the card as it disconnects: its security
+// state (a verified PIN) is lost.
+func (c *Card) CloseReset() error { return c.close(scard.ResetCard) }
+
+func (c *Card) close(disposition scard.Disposition) error {
 	var err error
 	c.closeOnce.Do(func() {
 		close(c.closed)
@@ -287,7 +293,7 @@ func (c *Card) Close() error {
 		// application, and a disconnected handle makes it give up.
 		h := c.h
 		if h != nil {
-			err = h.Disconnect(scard.LeaveCard)
+			err = h.Disconnect(disposition)
 		}
 		c.busy <- struct{}{}
 		c.h = nil

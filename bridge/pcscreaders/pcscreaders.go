@@ -155,7 +155,10 @@ type session struct {
 	marked bool
 }
 
-var _ bridge.InsertionSession = (*session)(nil)
+var (
+	_ bridge.InsertionSession = (*session)(nil)
+	_ bridge.ResettingSession = (*session)(nil)
+)
 
 // Insertion implements bridge.InsertionSession with PC/SC's event count.
 func (s *session) Insertion() (int, bool) { return s.mark, s.marked }
@@ -183,6 +186,12 @@ func (s *session) Close() error {
 	// happen, and its error is the one that matters.
 	_ = s.card.End()
 	return mapError(s.card.Close())
+}
+
+// CloseReset implements bridge.ResettingSession.
+func (s *session) CloseReset() error {
+	_ = s.card.End()
+	return mapError(s.card.CloseReset())
 }
 
 // pinpad maps the transport errors of a keypad verification.

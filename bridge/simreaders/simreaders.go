@@ -374,6 +374,7 @@ func (u unmarkedSession) ResendDelay() time.Duration { return u.pacer.ResendDela
 var (
 	_ bridge.ATRSession       = (*session)(nil)
 	_ bridge.InsertionSession = (*session)(nil)
+	_ bridge.ResettingSession = (*session)(nil)
 )
 
 // Insertion implements bridge.InsertionSession.
@@ -462,6 +463,18 @@ func (s *session) Close() error {
 	s.slot.busy = false
 	s.r.mu.Unlock()
 	return nil
+}
+
+// CloseReset implements bridge.ResettingSession: the card is reset, then
+// the session closed.
+func (s *session) CloseReset() error {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if !closed {
+		s.card.Reset()
+	}
+	return s.Close()
 }
 
 // pinpad plays a CCID pinpad reader: it takes the PIN from the entry
