@@ -365,6 +365,9 @@ func (core *Core) Serve(ctx context.Context, adm *Admission, stream Stream) erro
 	defer adm.Release()
 	c := newSession(core, stream, adm.sess, adm.grant)
 	c.onceReaders, c.onceErr = adm.readers, adm.readerErr
+	if adm.grant == grantOnce && adm.readerErr == nil {
+		c.bindOnce(adm.readers) // before any request
+	}
 	core.mu.Lock()
 	if core.closing {
 		core.mu.Unlock()

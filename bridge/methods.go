@@ -133,7 +133,7 @@ func (rc *reqCtx) resolve(ctx context.Context, reader *string) (ReaderInfo, erro
 	if list, ok := s.hub.readers(); ok {
 		if info, e := chooseReader(list, reader); e == nil {
 			rc.setReader(info.Name)
-			return info, nil
+			return info, rc.conn.onceAllows(list, info)
 		}
 	}
 	list, err := s.cfg.Readers.List(ctx)
@@ -145,7 +145,7 @@ func (rc *reqCtx) resolve(ctx context.Context, reader *string) (ReaderInfo, erro
 		return ReaderInfo{}, e
 	}
 	rc.setReader(info.Name)
-	return info, nil
+	return info, rc.conn.onceAllows(list, info)
 }
 
 // chooseReader returns the reader called name, or with no name the one

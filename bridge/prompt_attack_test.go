@@ -334,6 +334,27 @@ func TestAttackAllowOnceOtherCard(t *testing.T) {
 	}
 }
 
+// TestAttackAllowOnceOtherReader: a session allowed once for the card in
+// one reader read the card another person inserted later in another
+// reader (a laptop's own reader beside a USB one), without a dialog.
+func TestAttackAllowOnceOtherReader(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC)
+	e.prompter.AllowConsent(bridge.AllowOnce)
+	c := e.dial("https://once.example")
+	c.ok("identity", map[string]string{"reader": reader0}, nil)
+	if err := e.readers.Insert(reader1, newCard(t, sim.ProfileRSA)); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"identity", "card", "pin.verify"} {
+		c.fails(m, map[string]string{"reader": reader1}, "CONSENT_DENIED")
+	}
+	if calls := e.prompter.Calls(); len(calls) != 1 {
+		t.Errorf("dialogs %+v, want the consent only", calls)
+	}
+	// The card allowed is still there for the page.
+	c.ok("identity", map[string]string{"reader": reader0}, nil)
+}
+
 // TestAttackAllowOnceExpires is item 4: a once-allowed session lived as
 // long as the tab.
 func TestAttackAllowOnceExpires(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -49,6 +50,10 @@ type session struct {
 	// right after the user's answer (or why it could not).
 	onceReaders []ReaderInfo
 	onceErr     error
+	// onceCards: for grantOnce, the cards the user allowed, by reader
+	// (their ATRs); empty until there is one (bindOnce).
+	onceMu    sync.Mutex
+	onceCards map[string][]byte
 }
 
 func newSession(core *Core, st Stream, s Session, grant consentGrant) *session {
@@ -450,21 +455,8 @@ func (c *session) holdOnce() {
 		c.end("cannot watch the card of an allow-once session")
 		return
 	}
-	bound := map[string][]byte{} // reader → ATR of the card allowed
-	for _, r := range known {
-		if r.CardPresent {
-			bound[r.Name] = r.ATR
-		}
-	}
 	for c.ctx.Err() == nil {
-		if len(bound) == 0 {
-			for _, r := range known {
-				if r.CardPresent {
-					bound[r.Name] = r.ATR
-				}
-			}
-		}
-		for name, atr := range bound {
+		for name, atr := range c.bindOnce(known) {
 			if !cardStill(known, name, atr) {
 				c.end("the card allowed once left its reader")
 				return
@@ -477,6 +469,35 @@ func (c *session) holdOnce() {
 			return
 		}
 	}
+}
+
+// bindOnce binds an allow-once session that has no card yet to the
+// cards in list, and returns the cards it is bound to (reader → ATR).
+func (c *session) bindOnce(list []ReaderInfo) map[string][]byte {
+	c.onceMu.Lock()
+	defer c.onceMu.Unlock()
+	if len(c.onceCards) == 0 {
+		c.onceCards = make(map[string][]byte)
+		for _, r := range list {
+			if r.CardPresent {
+				c.onceCards[r.Name] = r.ATR
+			}
+		}
+	}
+	return maps.Clone(c.onceCards)
+}
+
+// onceAllows refuses an allow-once session the card of info, from the
+// readers in list, unless it is a card the user allowed: another
+// person's card inserted later in another reader is not.
+func (c *session) onceAllows(list []ReaderInfo, info ReaderInfo) error {
+	if c.grant != grantOnce {
+		return nil
+	}
+	if atr, ok := c.bindOnce(list)[info.Name]; !ok || !bytes.Equal(atr, info.ATR) || c.onceErr != nil {
+		return newError(CodeConsentDenied, "this site was allowed once, for another card")
+	}
+	return nil
 }
 
 // cardStill reports whether reader name still holds a card with atr.
