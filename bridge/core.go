@@ -346,6 +346,8 @@ func (core *Core) admit(ctx context.Context, origin string) (consentGrant, *Refu
 	switch {
 	case errors.Is(err, errConsentBusy):
 		return 0, refuseBusy
+	case errors.Is(err, errSiteBlocked):
+		return 0, refuseOrigin("site blocked by the user")
 	case errors.Is(err, ErrServerClosed), err != nil && core.shuttingDown():
 		// Shutdown closed the dialog: the user said nothing.
 		return 0, refuseClosing
@@ -447,6 +449,10 @@ type consentAsk struct {
 // errConsentBusy refuses an admission when too many wait for consent.
 var errConsentBusy = errors.New("bridge: too many handshakes waiting for consent")
 
+// errSiteBlocked ends a consent dialog whose site the user blocked while
+// it waited for its turn.
+var errSiteBlocked = errors.New("bridge: site blocked by the user")
+
 // askConsent asks the user whether origin may use the card. A page
 // from an origin whose dialog is already open waits for that dialog's
 // answer instead of opening another, so that a page that opens many
@@ -526,7 +532,14 @@ func (core *Core) askConsent(ctx context.Context, origin string) (ConsentDecisio
 func (core *Core) runConsent(ctx context.Context, origin string, a *consentAsk) {
 	defer core.sessionWG.Done()
 	defer a.cancel()
-	d, err := core.prompts.consent(ctx, ConsentRequest{Origin: origin})
+	// The dialog may have waited behind others, in one of which the
+	// user blocked its site.
+	d, err := core.prompts.consent(ctx, ConsentRequest{Origin: origin}, func() error {
+		if core.siteBlocked(origin) {
+			return errSiteBlocked
+		}
+		return nil
+	})
 	if err == nil && ctx.Err() != nil {
 		// An answer that raced the dialog's closing is no answer: the
 		// user did not decide anything about a page that had gone.

@@ -247,11 +247,16 @@ func (q *promptQueue) acquire(ctx, page context.Context) error {
 
 func (q *promptQueue) release() { <-q.sem }
 
-func (q *promptQueue) consent(ctx context.Context, req ConsentRequest) (ConsentDecision, error) {
+// consent shows the consent dialog once its turn comes, unless ready,
+// asked then, says it must not be shown.
+func (q *promptQueue) consent(ctx context.Context, req ConsentRequest, ready func() error) (ConsentDecision, error) {
 	if err := q.acquire(ctx, nil); err != nil {
 		return Deny, err
 	}
 	defer q.release()
+	if err := ready(); err != nil {
+		return Deny, err
+	}
 	return q.p.Consent(ctx, req)
 }
 

@@ -540,3 +540,33 @@ func TestAttackApplet11NoWarning(t *testing.T) {
 	e.prompter.EnterPIN(testPIN)
 	c.ok("pin.verify", nil, nil)
 }
+
+// TestAttackBlockedSiteQueuedConsent: a site the user blocked still got
+// the consent dialog one of its origins had queued behind another dialog,
+// and a yes there let the blocked site in.
+func TestAttackBlockedSiteQueuedConsent(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC)
+	answer := make(chan struct{})
+	opened := e.prompter.Opened()
+	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Decision: bridge.AllowOnce, Hold: answer},
+		bridgetest.Answer{Decision: bridge.AllowOnce})
+	first := e.startHandshake("https://other.example")
+	waitDialog(t, opened, bridgetest.Consent)
+	queued := e.startHandshake("https://a2.evil.example")
+	eventually(t, "the second handshake waits for its dialog", func() bool {
+		return strings.Contains(e.logs.String(), "handshake waits for consent\" origin=https://a2.evil.example")
+	})
+	e.srv.Core().BlockSite("https://evil.example")
+	close(answer)
+	if s := first.status(); s != http.StatusSwitchingProtocols {
+		t.Errorf("the allowed site: HTTP %d", s)
+	}
+	if s := queued.status(); s != http.StatusForbidden {
+		t.Errorf("the blocked site's queued handshake: HTTP %d, want 403", s)
+	}
+	for _, c := range e.prompter.Calls() {
+		if c.Origin == "https://a2.evil.example" {
+			t.Errorf("a dialog for the blocked site: %+v", c)
+		}
+	}
+}
