@@ -14,7 +14,7 @@ import {
   toBase64,
   fromBase64,
 } from "../cardbridge.js";
-import { FakeDaemon, freePort, sleep, forever } from "../testing/fake-daemon.js";
+import { FakeDaemon, freePort, sleep, forever, until } from "../testing/fake-daemon.js";
 
 // Every test registers what it starts, so a failing assertion does not leak
 // sockets or timers into the next test.
@@ -262,12 +262,15 @@ describe("events", () => {
     const handler = (data) => seen.push(data);
     c.on("readers", handler);
     const inserted = { readers: [{ name: "Virtual PCD 00 00", cardPresent: true, card: { type: "beid", atr: "3B7F" }, pinpad: false }] };
+    let delivered = once(c, "readers");
     d.broadcast("readers", inserted);
-    await sleep(50);
+    await delivered;
     assert.deepEqual(seen, [inserted]);
     c.off("readers", handler);
+    // A handler still on would be called with this one, before once's.
+    delivered = once(c, "readers");
     d.broadcast("readers", list);
-    await sleep(50);
+    assert.deepEqual(await delivered, list);
     assert.equal(seen.length, 1);
   });
 
@@ -357,7 +360,8 @@ describe("connection", () => {
     c.on("reconnecting", () => (reconnecting = true));
     c.close();
     await assert.rejects(p, { code: ErrorCode.DISCONNECTED });
-    await sleep(60);
+    await until(() => d.sockets.size === 0, "the daemon never saw the socket close");
+    await sleep(60); // a reconnect would have started by now (delayMs 10)
     assert.equal(reconnecting, false);
     assert.equal(d.sockets.size, 0);
   });

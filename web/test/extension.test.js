@@ -10,7 +10,7 @@ import WebSocket from "ws";
 
 import { CardBridge, ErrorCode, UserCancelledError, ConnectionError } from "../cardbridge.js";
 import { loadExtension, helloHost } from "../testing/fake-extension.js";
-import { FakeDaemon, sleep } from "../testing/fake-daemon.js";
+import { FakeDaemon, sleep, until } from "../testing/fake-daemon.js";
 import { build, manifestFor, FIREFOX_ID } from "../extension/build.mjs";
 
 const cleanups = [];
@@ -18,17 +18,16 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()();
 });
 
+// The probe ends as soon as the content script answers, a few timer hops
+// later; its limit only matters when the answer is late, as it is on a
+// loaded machine. Tests of a window without the extension, where the
+// whole probe is waited out, pass a short one.
 function client(opts) {
-  const c = new CardBridge({ WebSocket, probe: false, reconnect: { retries: 0 }, extensionProbeMs: 100, ...opts });
+  const c = new CardBridge({ WebSocket, probe: false, reconnect: { retries: 0 }, extensionProbeMs: 10_000, ...opts });
   cleanups.push(() => c.close());
   return c;
 }
 
-// Waits until cond() holds, for at most a second.
-async function until(cond) {
-  for (let i = 0; i < 100 && !cond(); i++) await sleep(10);
-  assert.ok(cond(), "condition not reached");
-}
 
 describe("extension transport", () => {
   test("the client uses the extension when present; the host gets the origin from the browser", async () => {
@@ -137,7 +136,7 @@ describe("extension transport", () => {
     cleanups.push(() => d.stop().catch(() => {}));
     const ext = loadExtension({ host: helloHost });
     const bare = new (ext.window.constructor)("https://portal.example"); // a window without the content script
-    const c = client({ window: bare, url: d.url });
+    const c = client({ window: bare, url: d.url, extensionProbeMs: 100 });
     await c.connect();
     assert.equal(c.transport, "websocket");
     assert.equal(ext.sessions.length, 0);
@@ -146,7 +145,7 @@ describe("extension transport", () => {
   test('transport "extension" without the extension is DAEMON_UNAVAILABLE (no-extension)', async () => {
     const ext = loadExtension({ host: helloHost });
     const bare = new (ext.window.constructor)("https://portal.example");
-    const err = await client({ window: bare, transport: "extension" }).connect().catch((e) => e);
+    const err = await client({ window: bare, transport: "extension", extensionProbeMs: 100 }).connect().catch((e) => e);
     assert.equal(err.code, ErrorCode.DAEMON_UNAVAILABLE);
     assert.equal(err.data.reason, "no-extension");
   });

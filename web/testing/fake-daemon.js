@@ -102,15 +102,14 @@ export class FakeDaemon {
     for (const ws of this.sockets) ws.send(JSON.stringify({ event, data }));
   }
 
-  /** Resolves once `n` requests (optionally of a method) were received. */
-  async waitFor(pred, timeoutMs = 2000) {
-    const t0 = Date.now();
-    for (;;) {
-      const hit = this.received.find(pred);
-      if (hit) return hit;
-      if (Date.now() - t0 > timeoutMs) throw new Error("FakeDaemon.waitFor timed out");
-      await new Promise((r) => setTimeout(r, 5));
-    }
+  /**
+   * Resolves with the first received request matching pred. The wait ends
+   * on the request; its limit is generous for a loaded machine.
+   */
+  async waitFor(pred, timeoutMs = 10_000) {
+    let hit;
+    await until(() => (hit = this.received.find(pred)) !== undefined, "FakeDaemon.waitFor timed out", timeoutMs);
+    return hit;
   }
 
   #onConnection(ws) {
@@ -155,6 +154,13 @@ export async function freePort() {
 
 /** A promise that resolves after ms. */
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until cond() holds; rejects with message after timeoutMs. */
+export async function until(cond, message = "condition not reached", timeoutMs = 10_000) {
+  for (const deadline = Date.now() + timeoutMs; !cond(); await sleep(5)) {
+    if (Date.now() > deadline) throw new Error(message);
+  }
+}
 
 /** A never-settling handler result used to keep a request pending. */
 export const forever = () => new Promise(() => {});
