@@ -644,10 +644,11 @@ func TestAttackDisconnectClosesPrompt(t *testing.T) {
 	}
 }
 
-// waitDialog waits until a dialog of kind k opens.
+// waitDialog waits until a dialog of kind k opens (the limit, generous
+// for a loaded machine, only ends a test that failed).
 func waitDialog(t *testing.T, opened <-chan bridgetest.Call, k bridgetest.Kind) {
 	t.Helper()
-	timeout := time.After(5 * time.Second)
+	timeout := time.After(20 * time.Second)
 	for {
 		select {
 		case call := <-opened:
