@@ -43,8 +43,8 @@ func (l Limits) refusalBackoff(n int) time.Duration {
 // offers to block the site (show's offerBlock); a user who takes it gets
 // the site blocked and its other sessions closed; self, the session
 // that asked, ends once it has its answer (session.run). show reports
-// whether the user said yes.
-func (core *Core) askUser(self *session, show func(offerBlock bool) (bool, error)) error {
+// whether the user said yes; it passes ready to the dialog queue.
+func (core *Core) askUser(self *session, show func(offerBlock bool, ready func() error) (bool, error)) error {
 	origin := self.origin
 	r := core.refusals.Load()
 	if err := r.DialogPaused(origin, time.Now()); err != nil {
@@ -52,7 +52,13 @@ func (core *Core) askUser(self *session, show func(offerBlock bool) (bool, error
 	}
 	offer := r.Dialogs[origin].Count >= core.limits.BlockOfferAfter
 
-	ok, err := show(offer)
+	// Checked again when the dialog's turn comes: the origin's dialogs
+	// queued behind one the user refused must not follow it.
+	ready := func() error {
+		r := core.refusals.Load()
+		return r.DialogPaused(origin, time.Now())
+	}
+	ok, err := show(offer, ready)
 	switch {
 	case errors.Is(err, ErrBlockSite):
 		core.blockSite(config.Site(origin), self)

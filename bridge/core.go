@@ -449,9 +449,13 @@ type consentAsk struct {
 // errConsentBusy refuses an admission when too many wait for consent.
 var errConsentBusy = errors.New("bridge: too many handshakes waiting for consent")
 
-// errSiteBlocked ends a consent dialog whose site the user blocked while
-// it waited for its turn.
-var errSiteBlocked = errors.New("bridge: site blocked by the user")
+// errSiteBlocked and errDeniedMeanwhile end a consent dialog whose site
+// the user blocked, or denied (see recentlyDenied), while it waited for
+// its turn.
+var (
+	errSiteBlocked     = errors.New("bridge: site blocked by the user")
+	errDeniedMeanwhile = errors.New("bridge: site denied while its dialog waited")
+)
 
 // askConsent asks the user whether origin may use the card. A page
 // from an origin whose dialog is already open waits for that dialog's
@@ -532,11 +536,15 @@ func (core *Core) askConsent(ctx context.Context, origin string) (ConsentDecisio
 func (core *Core) runConsent(ctx context.Context, origin string, a *consentAsk) {
 	defer core.sessionWG.Done()
 	defer a.cancel()
-	// The dialog may have waited behind others, in one of which the
-	// user blocked its site.
+	// The dialog may have waited behind others, in which the user
+	// blocked or denied its site, or denied so many that nobody is
+	// asked for now.
 	d, err := core.prompts.consent(ctx, ConsentRequest{Origin: origin}, func() error {
-		if core.siteBlocked(origin) {
+		switch {
+		case core.siteBlocked(origin):
 			return errSiteBlocked
+		case core.recentlyDenied(origin):
+			return errDeniedMeanwhile
 		}
 		return nil
 	})

@@ -444,11 +444,11 @@ func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docN
 	// next one may be the last, so the user is warned as for the last.
 	if st.tries == 1 || st.tries < 0 {
 		var ok bool
-		err := s.askUser(rc.conn, func(offer bool) (bool, error) {
+		err := s.askUser(rc.conn, func(offer bool, ready func() error) (bool, error) {
 			r := req
 			r.OfferBlock = offer
 			var err error
-			ok, err = s.prompts.confirmLastTry(ctx, rc.conn.ctx, r)
+			ok, err = s.prompts.confirmLastTry(ctx, rc.conn.ctx, ready, r)
 			return ok, err
 		})
 		if err != nil {
@@ -461,10 +461,10 @@ func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docN
 		g.confirmed = true
 	}
 	if !g.pinpad {
-		err := s.askUser(rc.conn, func(offer bool) (bool, error) {
+		err := s.askUser(rc.conn, func(offer bool, ready func() error) (bool, error) {
 			r := req
 			r.OfferBlock = offer
-			pin, err := s.prompts.pin(ctx, rc.conn.ctx, r)
+			pin, err := s.prompts.pin(ctx, rc.conn.ctx, ready, r)
 			if err != nil {
 				wipe(pin)
 				return false, err
@@ -764,8 +764,8 @@ func mSign(ctx context.Context, rc *reqCtx, params []byte) (any, error) {
 	s := rc.core()
 	// A fresh confirmation for every signature, whatever was allowed
 	// before: consent to read the card is not consent to sign.
-	err = s.askUser(rc.conn, func(offer bool) (bool, error) {
-		ok, err = s.prompts.confirmSignature(ctx, rc.conn.ctx, SignatureRequest{
+	err = s.askUser(rc.conn, func(offer bool, ready func() error) (bool, error) {
+		ok, err = s.prompts.confirmSignature(ctx, rc.conn.ctx, ready, SignatureRequest{
 			Origin:        rc.conn.origin,
 			DocumentName:  p.DocumentName,
 			HashAlgorithm: p.HashAlgorithm,

@@ -247,8 +247,9 @@ func (q *promptQueue) acquire(ctx, page context.Context) error {
 
 func (q *promptQueue) release() { <-q.sem }
 
-// consent shows the consent dialog once its turn comes, unless ready,
-// asked then, says it must not be shown.
+// The dialogs are shown once their turn comes, unless ready, asked then,
+// says they must not be: a dialog may have waited behind others, whose
+// answers changed what may be shown.
 func (q *promptQueue) consent(ctx context.Context, req ConsentRequest, ready func() error) (ConsentDecision, error) {
 	if err := q.acquire(ctx, nil); err != nil {
 		return Deny, err
@@ -260,27 +261,36 @@ func (q *promptQueue) consent(ctx context.Context, req ConsentRequest, ready fun
 	return q.p.Consent(ctx, req)
 }
 
-func (q *promptQueue) pin(ctx, page context.Context, req PINRequest) ([]byte, error) {
+func (q *promptQueue) pin(ctx, page context.Context, ready func() error, req PINRequest) ([]byte, error) {
 	if err := q.acquire(ctx, page); err != nil {
 		return nil, err
 	}
 	defer q.release()
+	if err := ready(); err != nil {
+		return nil, err
+	}
 	return q.p.PIN(ctx, req)
 }
 
-func (q *promptQueue) confirmSignature(ctx, page context.Context, req SignatureRequest) (bool, error) {
+func (q *promptQueue) confirmSignature(ctx, page context.Context, ready func() error, req SignatureRequest) (bool, error) {
 	if err := q.acquire(ctx, page); err != nil {
 		return false, err
 	}
 	defer q.release()
+	if err := ready(); err != nil {
+		return false, err
+	}
 	return q.p.ConfirmSignature(ctx, req)
 }
 
-func (q *promptQueue) confirmLastTry(ctx, page context.Context, req PINRequest) (bool, error) {
+func (q *promptQueue) confirmLastTry(ctx, page context.Context, ready func() error, req PINRequest) (bool, error) {
 	if err := q.acquire(ctx, page); err != nil {
 		return false, err
 	}
 	defer q.release()
+	if err := ready(); err != nil {
+		return false, err
+	}
 	return q.p.ConfirmLastTry(ctx, req)
 }
 

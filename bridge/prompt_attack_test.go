@@ -141,9 +141,8 @@ func TestAttackConsentGlobalBackoff(t *testing.T) {
 func TestAttackConsentWaitsPerSite(t *testing.T) {
 	e, _ := newEnv(t, sim.ProfileECC)
 	opened := e.prompter.Opened()
-	// The site's two waiting places, then the portal.
-	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Block: true}, bridgetest.Answer{Block: true},
-		bridgetest.Answer{Decision: bridge.AllowOnce})
+	// The site's first waiting place, then the portal.
+	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Block: true}, bridgetest.Answer{Decision: bridge.AllowOnce})
 	waits := func(origin string) func() bool {
 		return func() bool {
 			return strings.Contains(e.logs.String(), "msg=\"handshake waits for consent\" origin="+origin+" ")
@@ -163,11 +162,17 @@ func TestAttackConsentWaitsPerSite(t *testing.T) {
 	// closed, instead of 429.
 	portal := e.startHandshake("https://portal.example")
 	eventually(t, "the portal waits for its dialog", waits("https://portal.example"))
+	// An abandoned dialog is a short denial of its site: w1, which asked
+	// before the portal, is refused when its turn comes, without a dialog.
 	w0.abandon()
-	waitDialog(t, opened, bridgetest.Consent) // w1's, which asked first
-	w1.abandon()
+	if st := w1.status(); st != http.StatusForbidden {
+		t.Errorf("w1: HTTP %d, want 403", st)
+	}
 	if st := portal.status(); st != http.StatusSwitchingProtocols {
 		t.Errorf("portal: HTTP %d", st)
+	}
+	if calls := e.prompter.Calls(); len(calls) != 2 || calls[1].Origin != "https://portal.example" {
+		t.Errorf("dialogs %+v, want w0's and the portal's", calls)
 	}
 }
 
@@ -568,5 +573,80 @@ func TestAttackBlockedSiteQueuedConsent(t *testing.T) {
 		if c.Origin == "https://a2.evil.example" {
 			t.Errorf("a dialog for the blocked site: %+v", c)
 		}
+	}
+}
+
+// TestAttackDeniedSiteQueuedConsent: a site's consent dialog queued
+// behind the one the user denied for another of its origins was shown
+// right after it, cooldown or not.
+func TestAttackDeniedSiteQueuedConsent(t *testing.T) {
+	e, _ := newEnv(t, sim.ProfileECC)
+	answer := make(chan struct{})
+	opened := e.prompter.Opened()
+	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Decision: bridge.Deny, Hold: answer},
+		bridgetest.Answer{Decision: bridge.AllowOnce})
+	first := e.startHandshake("https://a1.evil.example")
+	waitDialog(t, opened, bridgetest.Consent)
+	queued := e.startHandshake("https://a2.evil.example")
+	eventually(t, "the second handshake waits for its dialog", func() bool {
+		return strings.Contains(e.logs.String(), "handshake waits for consent\" origin=https://a2.evil.example")
+	})
+	close(answer)
+	if s := first.status(); s != http.StatusForbidden {
+		t.Errorf("the denied origin: HTTP %d", s)
+	}
+	if s := queued.status(); s != http.StatusForbidden {
+		t.Errorf("the denied site's queued handshake: HTTP %d, want 403", s)
+	}
+	if calls := e.prompter.Calls(); len(calls) != 1 {
+		t.Errorf("dialogs %+v, want the denied one only", calls)
+	}
+}
+
+// loadSignals is a refusal store that tells each Load.
+type loadSignals struct {
+	bridge.MemoryRefusalStore
+	loads chan struct{}
+}
+
+func (s *loadSignals) Load() bridge.Refusals {
+	r := s.MemoryRefusalStore.Load()
+	select {
+	case s.loads <- struct{}{}:
+	default:
+	}
+	return r
+}
+
+// TestAttackBackoffQueuedDialogs: signature dialogs of an origin queued
+// behind the one whose refusal started its back-off were shown one after
+// another, back-off or not.
+func TestAttackBackoffQueuedDialogs(t *testing.T) {
+	store := &loadSignals{loads: make(chan struct{}, 16)}
+	e, card := newEnv(t, sim.ProfileECC, preConsented, withLimits(bridge.Limits{RefusalBackoff: time.Minute, MaxRefusalBackoff: time.Minute}),
+		func(c *bridge.Config) { c.Refusals = store })
+	c := e.dial(testOrigin)
+	params := map[string]string{"digest": base64.StdEncoding.EncodeToString(make([]byte, 32)), "hashAlgorithm": "SHA-256"}
+	// The first refusal costs nothing; the second starts the back-off.
+	c.fails("sign", params, "CONSENT_DENIED")
+	answer := make(chan struct{})
+	opened := e.prompter.Opened()
+	e.prompter.Push(bridgetest.ConfirmSignature, bridgetest.Answer{OK: false, Hold: answer}, bridgetest.Answer{OK: true})
+	first := c.send("sign", params)
+	waitDialog(t, opened, bridgetest.ConfirmSignature)
+	for len(store.loads) > 0 {
+		<-store.loads
+	}
+	queued := c.send("sign", params)
+	<-store.loads // the queued request checked the back-off: none yet
+	close(answer)
+	if m := c.response(first); m.code() != "CONSENT_DENIED" {
+		t.Errorf("first: %+v", m)
+	}
+	if m := c.response(queued); m.code() != "RATE_LIMITED" {
+		t.Errorf("the queued request: %+v, want RATE_LIMITED", m)
+	}
+	if n := len(e.prompter.Calls()); n != 2 || e.readers.Signatures() != 0 || card.TriesLeft() != 3 {
+		t.Errorf("%d dialogs, %d signatures", n, e.readers.Signatures())
 	}
 }
