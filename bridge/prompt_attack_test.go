@@ -546,21 +546,31 @@ func TestAttackApplet11NoWarning(t *testing.T) {
 	c.ok("pin.verify", nil, nil)
 }
 
+// queueConsent starts a handshake of origin first, whose consent dialog
+// stays open until answer is closed and then answers d, and one of
+// origin queued that waits behind that dialog; its own dialog, if shown,
+// would allow it once.
+func queueConsent(t *testing.T, e *env, first string, d bridge.ConsentDecision, queued string) (h1, h2 *handshake, answer chan struct{}) {
+	t.Helper()
+	answer = make(chan struct{})
+	opened := e.prompter.Opened()
+	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Decision: d, Hold: answer},
+		bridgetest.Answer{Decision: bridge.AllowOnce})
+	h1 = e.startHandshake(first)
+	waitDialog(t, opened, bridgetest.Consent)
+	h2 = e.startHandshake(queued)
+	eventually(t, "the second handshake waits for its dialog", func() bool {
+		return strings.Contains(e.logs.String(), "handshake waits for consent\" origin="+queued)
+	})
+	return h1, h2, answer
+}
+
 // TestAttackBlockedSiteQueuedConsent: a site the user blocked still got
 // the consent dialog one of its origins had queued behind another dialog,
 // and a yes there let the blocked site in.
 func TestAttackBlockedSiteQueuedConsent(t *testing.T) {
 	e, _ := newEnv(t, sim.ProfileECC)
-	answer := make(chan struct{})
-	opened := e.prompter.Opened()
-	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Decision: bridge.AllowOnce, Hold: answer},
-		bridgetest.Answer{Decision: bridge.AllowOnce})
-	first := e.startHandshake("https://other.example")
-	waitDialog(t, opened, bridgetest.Consent)
-	queued := e.startHandshake("https://a2.evil.example")
-	eventually(t, "the second handshake waits for its dialog", func() bool {
-		return strings.Contains(e.logs.String(), "handshake waits for consent\" origin=https://a2.evil.example")
-	})
+	first, queued, answer := queueConsent(t, e, "https://other.example", bridge.AllowOnce, "https://a2.evil.example")
 	e.srv.Core().BlockSite("https://evil.example")
 	close(answer)
 	if s := first.status(); s != http.StatusSwitchingProtocols {
@@ -581,16 +591,7 @@ func TestAttackBlockedSiteQueuedConsent(t *testing.T) {
 // right after it, cooldown or not.
 func TestAttackDeniedSiteQueuedConsent(t *testing.T) {
 	e, _ := newEnv(t, sim.ProfileECC)
-	answer := make(chan struct{})
-	opened := e.prompter.Opened()
-	e.prompter.Push(bridgetest.Consent, bridgetest.Answer{Decision: bridge.Deny, Hold: answer},
-		bridgetest.Answer{Decision: bridge.AllowOnce})
-	first := e.startHandshake("https://a1.evil.example")
-	waitDialog(t, opened, bridgetest.Consent)
-	queued := e.startHandshake("https://a2.evil.example")
-	eventually(t, "the second handshake waits for its dialog", func() bool {
-		return strings.Contains(e.logs.String(), "handshake waits for consent\" origin=https://a2.evil.example")
-	})
+	first, queued, answer := queueConsent(t, e, "https://a1.evil.example", bridge.Deny, "https://a2.evil.example")
 	close(answer)
 	if s := first.status(); s != http.StatusForbidden {
 		t.Errorf("the denied origin: HTTP %d", s)
