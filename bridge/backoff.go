@@ -64,25 +64,38 @@ func (core *Core) askUser(self *session, show func(offerBlock bool, ready func()
 		core.blockSite(config.Site(origin), self)
 		return &Error{Code: CodeConsentDenied, Message: "the user blocked this site", Err: err}
 	case err == nil && ok:
-		if _, ok := r.Dialogs[origin]; ok {
-			// A yes ends the back-off; no write when there was none.
-			core.refusals.Update(func(r *Refusals) { delete(r.Dialogs, origin) })
-		}
+		core.noteAnswer(origin, true)
 		return nil
 	case err == nil, errors.Is(err, ErrPromptCancelled), errors.Is(err, context.Canceled):
-		core.refusals.Update(func(r *Refusals) {
-			now := time.Now()
-			r.prune(now, core.limits)
-			if r.Dialogs == nil {
-				r.Dialogs = make(map[string]DialogRefusals)
-			}
-			d := r.Dialogs[origin]
-			d.Count++
-			d.Until = now.Add(core.limits.refusalBackoff(d.Count))
-			r.Dialogs[origin] = d
-		})
+		core.noteAnswer(origin, false)
 	}
 	return err
+}
+
+// noteAnswer records how one of origin's PIN, last-try or signature
+// dialogs, or a PIN entry on a keypad, ended: a yes ends the back-off,
+// anything else is one more refusal in a row.
+func (core *Core) noteAnswer(origin string, yes bool) {
+	if yes {
+		if _, ok := core.refusals.Load().Dialogs[origin]; !ok {
+			return // no write when there was no back-off
+		}
+	}
+	core.refusals.Update(func(r *Refusals) {
+		if yes {
+			delete(r.Dialogs, origin)
+			return
+		}
+		now := time.Now()
+		r.prune(now, core.limits)
+		if r.Dialogs == nil {
+			r.Dialogs = make(map[string]DialogRefusals)
+		}
+		d := r.Dialogs[origin]
+		d.Count++
+		d.Until = now.Add(core.limits.refusalBackoff(d.Count))
+		r.Dialogs[origin] = d
+	})
 }
 
 // BlockSite blocks a site (config.Site) for good, as the user's "block

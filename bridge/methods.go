@@ -460,7 +460,14 @@ func (rc *reqCtx) preparePIN(ctx context.Context, info ReaderInfo, purpose, docN
 		}
 		g.confirmed = true
 	}
-	if !g.pinpad {
+	if g.pinpad {
+		// The keypad entry stands for the PIN dialog, under its
+		// back-off (verify records how the entry ended).
+		r := s.refusals.Load()
+		if err := r.DialogPaused(rc.conn.origin, time.Now()); err != nil {
+			return nil, err
+		}
+	} else {
 		err := s.askUser(rc.conn, func(offer bool, ready func() error) (bool, error) {
 			r := req
 			r.OfferBlock = offer
@@ -501,6 +508,12 @@ func (g *pinGate) verify(ctx context.Context, sess CardSession, card *cachedCard
 		err := card.VerifyPINPinpad(ctx, sess.Pinpad(), g.lang)
 		stop()
 		<-shown
+		switch {
+		case err == nil:
+			g.core.noteAnswer(g.req.Origin, true)
+		case errors.Is(err, beid.ErrPinpadCancelled), errors.Is(err, beid.ErrPinpadTimeout):
+			g.core.noteAnswer(g.req.Origin, false)
+		}
 		return err
 	}
 	return card.VerifyPIN(ctx, g.pin)

@@ -19,6 +19,7 @@ import (
 	"github.com/cardbridge/cardbridge/apdu/beid/sim"
 	"github.com/cardbridge/cardbridge/bridge"
 	"github.com/cardbridge/cardbridge/bridge/bridgetest"
+	"github.com/cardbridge/cardbridge/bridge/simreaders"
 )
 
 // TestAttackConcurrentPINVerifies is item 1: three pin.verify at once
@@ -649,5 +650,24 @@ func TestAttackBackoffQueuedDialogs(t *testing.T) {
 	}
 	if n := len(e.prompter.Calls()); n != 2 || e.readers.Signatures() != 0 || card.TriesLeft() != 3 {
 		t.Errorf("%d dialogs, %d signatures", n, e.readers.Signatures())
+	}
+}
+
+// TestAttackPinpadNoBackoff: on a pinpad reader, where the keypad takes
+// the place of the PIN dialog, a page could start PIN entry after PIN
+// entry the user cancelled, without the back-off of the PIN dialog.
+func TestAttackPinpadNoBackoff(t *testing.T) {
+	e, card := newEnv(t, sim.ProfileECC, preConsented, withLimits(bridge.Limits{RefusalBackoff: time.Minute, MaxRefusalBackoff: time.Minute}))
+	entries := 0
+	e.readers.SetPinpad(reader0, func(context.Context) ([]byte, error) {
+		entries++
+		return nil, simreaders.ErrPinpadCancelled
+	})
+	c := e.dial(testOrigin)
+	c.fails("authenticate", map[string]string{"challengeNonce": nonce()}, "USER_CANCELLED")
+	c.fails("pin.verify", nil, "USER_CANCELLED")
+	c.fails("authenticate", map[string]string{"challengeNonce": nonce()}, "RATE_LIMITED")
+	if entries != 2 || card.TriesLeft() != 3 {
+		t.Errorf("%d keypad entries, %d tries left", entries, card.TriesLeft())
 	}
 }
