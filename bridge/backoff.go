@@ -37,8 +37,10 @@ func (l Limits) refusalBackoff(n int) time.Duration {
 }
 
 // askUser shows one dialog of origin's session under the refusal
-// back-off. A site the user just refused a dialog cannot show another
-// until its back-off ends: the request fails at once with RATE_LIMITED
+// back-off, which is kept per site (config.Site): one owner can make any
+// number of origins, so a page that moves to another subdomain or port
+// keeps its back-off and its count of refusals. A site the user just
+// refused a dialog cannot show another until its back-off ends: the request fails at once with RATE_LIMITED
 // instead. After Limits.BlockOfferAfter refusals in a row, the dialog
 // offers to block the site (show's offerBlock); a user who takes it gets
 // the site blocked and its other sessions closed; self, the session
@@ -50,7 +52,7 @@ func (core *Core) askUser(self *session, show func(offerBlock bool, ready func()
 	if err := r.DialogPaused(origin, time.Now()); err != nil {
 		return err
 	}
-	offer := r.Dialogs[origin].Count >= core.limits.BlockOfferAfter
+	offer := r.Dialogs[config.Site(origin)].Count >= core.limits.BlockOfferAfter
 
 	// Checked again when the dialog's turn comes: the origin's dialogs
 	// queued behind one the user refused must not follow it.
@@ -73,17 +75,18 @@ func (core *Core) askUser(self *session, show func(offerBlock bool, ready func()
 }
 
 // noteAnswer records how one of origin's PIN, last-try or signature
-// dialogs, or a PIN entry on a keypad, ended: a yes ends the back-off,
-// anything else is one more refusal in a row.
+// dialogs, or a PIN entry on a keypad, ended: a yes ends the back-off of
+// origin's site, anything else is one more refusal in a row.
 func (core *Core) noteAnswer(origin string, yes bool) {
+	site := config.Site(origin)
 	if yes {
-		if _, ok := core.refusals.Load().Dialogs[origin]; !ok {
+		if _, ok := core.refusals.Load().Dialogs[site]; !ok {
 			return // no write when there was no back-off
 		}
 	}
 	core.refusals.Update(func(r *Refusals) {
 		if yes {
-			delete(r.Dialogs, origin)
+			delete(r.Dialogs, site)
 			return
 		}
 		now := time.Now()
@@ -91,10 +94,10 @@ func (core *Core) noteAnswer(origin string, yes bool) {
 		if r.Dialogs == nil {
 			r.Dialogs = make(map[string]DialogRefusals)
 		}
-		d := r.Dialogs[origin]
+		d := r.Dialogs[site]
 		d.Count++
 		d.Until = now.Add(core.limits.refusalBackoff(d.Count))
-		r.Dialogs[origin] = d
+		r.Dialogs[site] = d
 	})
 }
 

@@ -671,3 +671,44 @@ func TestAttackPinpadNoBackoff(t *testing.T) {
 		t.Errorf("%d keypad entries, %d tries left", entries, card.TriesLeft())
 	}
 }
+
+// TestAttackBackoffOtherOrigin: the back-off of PIN and signature
+// dialogs, and the count of refusals that brings the "block this site"
+// offer, were kept per origin, so a page that was backed off went on
+// from another subdomain or port of its site with neither.
+func TestAttackBackoffOtherOrigin(t *testing.T) {
+	origins := []string{"https://a.evil.example", "https://b.evil.example", "https://a.evil.example:8443", "https://evil.example"}
+	store := &bridge.MemoryConsentStore{}
+	for _, o := range origins {
+		store.Allow(o)
+	}
+	t.Run("backoff", func(t *testing.T) {
+		e, _ := newEnv(t, sim.ProfileECC, withLimits(bridge.Limits{RefusalBackoff: time.Minute, MaxRefusalBackoff: time.Minute}),
+			func(c *bridge.Config) { c.Consents = store })
+		// The first refusal costs nothing; the second starts the back-off.
+		e.dial(origins[0]).fails("sign", signParams, "CONSENT_DENIED")
+		e.dial(origins[1]).fails("sign", signParams, "CONSENT_DENIED")
+		for _, o := range origins {
+			e.dial(o).fails("sign", signParams, "RATE_LIMITED")
+		}
+		if n := len(e.prompter.Calls()); n != 2 {
+			t.Errorf("%d signature dialogs, want 2: %+v", n, e.prompter.Calls())
+		}
+	})
+	t.Run("block offer", func(t *testing.T) {
+		e, _ := newEnv(t, sim.ProfileECC, withLimits(bridge.Limits{RefusalBackoff: time.Millisecond, MaxRefusalBackoff: time.Millisecond}),
+			func(c *bridge.Config) { c.Consents = store })
+		for _, o := range origins {
+			time.Sleep(5 * time.Millisecond)
+			e.dial(o).fails("sign", signParams, "CONSENT_DENIED")
+		}
+		calls := e.prompter.Calls()
+		if len(calls) != 4 || calls[2].OfferBlock || !calls[3].OfferBlock {
+			t.Fatalf("dialogs %+v: want \"block this site\" offered at the fourth, whatever the origin", calls)
+		}
+		// The dialog still names the page's own origin.
+		if calls[3].Origin != origins[3] || calls[1].Origin != origins[1] {
+			t.Errorf("dialogs name %q and %q", calls[1].Origin, calls[3].Origin)
+		}
+	})
+}

@@ -6,11 +6,13 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/cardbridge/cardbridge/config"
 )
 
 // Refusals is what the core remembers of the user's refusals: the
 // cooldowns of consent dialogs and the back-off of PIN, last-try and
-// signature dialogs. It holds sites, origins and times only, never a
+// signature dialogs. It holds sites and times only, never a
 // PIN or anything read from a card.
 type Refusals struct {
 	// DeniedUntil: the sites (config.Site) whose handshakes are refused
@@ -22,14 +24,17 @@ type Refusals struct {
 	// QuietUntil: no consent dialog for any site until then.
 	QuietUntil time.Time `json:"quietUntil,omitzero"`
 	// Dialogs are the PIN, last-try and signature dialogs refused in a
-	// row, by origin.
+	// row, by site (config.Site). Files written before they were kept
+	// by site hold origins here: those entries match no site's key (or
+	// the site's own, for an origin that is its site) and expire with
+	// the others.
 	Dialogs map[string]DialogRefusals `json:"dialogs,omitempty"`
 }
 
-// DialogRefusals counts an origin's dialogs that ended without a yes.
+// DialogRefusals counts a site's dialogs that ended without a yes.
 type DialogRefusals struct {
 	Count int       `json:"count"`
-	Until time.Time `json:"until"` // no dialog of the origin before then
+	Until time.Time `json:"until"` // no dialog of the site before then
 }
 
 // RefusalStore keeps the user's Refusals. The default, a
@@ -85,10 +90,10 @@ func (r *Refusals) ConsentPaused(site string, now time.Time) bool {
 
 // DialogPaused returns the error (RATE_LIMITED, with the seconds to
 // wait) of a PIN, last-try or signature dialog of origin that must not
-// be shown at now, the origin's last ones having been refused; nil when
-// it may be shown.
+// be shown at now, the last ones of the origin's site (config.Site)
+// having been refused; nil when it may be shown.
 func (r *Refusals) DialogPaused(origin string, now time.Time) error {
-	wait := r.Dialogs[origin].Until.Sub(now)
+	wait := r.Dialogs[config.Site(origin)].Until.Sub(now)
 	if wait <= 0 {
 		return nil
 	}
@@ -107,7 +112,7 @@ func (r *Refusals) denySite(site string, until time.Time) {
 	}
 }
 
-// refusalMemory is how long refusals in a row of an origin's dialogs
+// refusalMemory is how long refusals in a row of a site's dialogs
 // are remembered after their back-off ended, and maxRefusalEntries how
 // many sites or origins a Refusals keeps at most, so that a shared store
 // stays small.
