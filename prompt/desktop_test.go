@@ -5,6 +5,7 @@ package prompt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,10 @@ import (
 // (Xvfb in CI, see tray/ci.sh) with xdotool, as a user would with the
 // keyboard. They skip without DISPLAY, zenity and xdotool, unless
 // CARDBRIDGE_DESKTOP=required. With CARDBRIDGE_SCREENSHOTS=dir they save
-// a PNG of each dialog there.
+// a PNG of each dialog there. The X server must not reset when its last
+// client leaves (Xvfb -noreset, as tray/ci.sh starts it): a dialog that
+// starts during a reset cannot open the display, and zenity's exit reads
+// as Cancel.
 
 func needDesktop(t *testing.T) {
 	t.Helper()
@@ -56,13 +60,19 @@ func findWindows(title string) []string {
 	return strings.Fields(string(out))
 }
 
-func waitWindow(t *testing.T, title string) string {
+// waitWindow waits for the prompt's window titled title. A prompt that
+// returns without showing one (zenity failed to start) is reported with
+// its outcome at once, instead of after the whole wait.
+func waitWindow(t *testing.T, title string, p interface{ returned() (string, bool) }) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if ids := findWindows(title); len(ids) > 0 {
 			time.Sleep(300 * time.Millisecond) // let GTK finish mapping and drawing
 			return ids[0]
+		}
+		if out, ok := p.returned(); ok {
+			t.Fatalf("the prompt returned (%s) without a window titled %q", out, title)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -130,21 +140,43 @@ type result[T any] struct {
 	err error
 }
 
-func async[T any](f func() (T, error)) <-chan result[T] {
-	ch := make(chan result[T], 1)
-	go func() { v, err := f(); ch <- result[T]{v, err} }()
-	return ch
+// pending is a prompt running in its own goroutine.
+type pending[T any] struct {
+	ch   chan result[T]
+	done chan struct{} // closed when the prompt has returned
+	r    result[T]     // valid once done is closed
 }
 
-func await[T any](t *testing.T, ch <-chan result[T]) (T, error) {
+func async[T any](f func() (T, error)) *pending[T] {
+	p := &pending[T]{ch: make(chan result[T], 1), done: make(chan struct{})}
+	go func() {
+		v, err := f()
+		p.r = result[T]{v, err}
+		close(p.done)
+		p.ch <- p.r
+	}()
+	return p
+}
+
+// returned reports the prompt's outcome, once it has returned.
+func (p *pending[T]) returned() (string, bool) {
+	select {
+	case <-p.done:
+		return fmt.Sprintf("%v, %v", p.r.v, p.r.err), true
+	default:
+		return "", false
+	}
+}
+
+func await[T any](t *testing.T, p *pending[T]) (T, error) {
 	t.Helper()
-	return awaitWithin(t, 30*time.Second, ch)
+	return awaitWithin(t, 30*time.Second, p)
 }
 
-func awaitWithin[T any](t *testing.T, d time.Duration, ch <-chan result[T]) (T, error) {
+func awaitWithin[T any](t *testing.T, d time.Duration, p *pending[T]) (T, error) {
 	t.Helper()
 	select {
-	case r := <-ch:
+	case r := <-p.ch:
 		return r.v, r.err
 	case <-time.After(d):
 		t.Fatal("prompt did not return")
@@ -171,7 +203,7 @@ func TestDesktopConsent(t *testing.T) {
 	}
 	for i, tt := range tests {
 		ch := async(func() (bridge.ConsentDecision, error) { return p.Consent(ctx, req) })
-		id := waitWindow(t, "ID card access")
+		id := waitWindow(t, "ID card access", ch)
 		if i == 0 {
 			shoot(t, id, "consent.png")
 		}
@@ -191,11 +223,11 @@ func TestDesktopPIN(t *testing.T) {
 		return p.PIN(context.Background(), bridge.PINRequest{Origin: "https://registration.smart-id.example", Purpose: bridge.PurposeAuthenticate, TriesLeft: 3})
 	})
 	// A malformed PIN is refused by the dialog itself and asked again.
-	id := waitWindow(t, "PIN code")
+	id := waitWindow(t, "PIN code", ch)
 	typeText(t, id, "12ab")
 	keys(t, id, "Return")
 	waitGone(t, id)
-	id = waitWindow(t, "PIN code")
+	id = waitWindow(t, "PIN code", ch)
 	typeText(t, id, "123456")
 	shoot(t, id, "pin.png")
 	keys(t, id, "Return")
@@ -209,7 +241,7 @@ func TestDesktopPIN(t *testing.T) {
 	ch = async(func() ([]byte, error) {
 		return p.PIN(context.Background(), bridge.PINRequest{Origin: "https://a.example", Purpose: bridge.PurposeVerify, TriesLeft: 2})
 	})
-	id = waitWindow(t, "PIN code")
+	id = waitWindow(t, "PIN code", ch)
 	keys(t, id, "Escape")
 	if pin, err := await(t, ch); !errors.Is(err, bridge.ErrPromptCancelled) || pin != nil {
 		t.Errorf("escaped PIN dialog: %q, %v", pin, err)
@@ -222,7 +254,7 @@ func TestDesktopSignatureAndLastTry(t *testing.T) {
 	req := bridge.SignatureRequest{Origin: "https://sign.example.be", DocumentName: "Rental agreement 2026.pdf",
 		HashAlgorithm: "SHA-384", DigestHex: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a089f86d081884c7d659a2feaa0c55ad015"}
 	ch := async(func() (bool, error) { return p.ConfirmSignature(context.Background(), req) })
-	id := waitWindow(t, "Confirm signature")
+	id := waitWindow(t, "Confirm signature", ch)
 	shoot(t, id, "signature.png")
 	keys(t, id, "Return") // the default button is Cancel: Enter never signs
 	if ok, err := await(t, ch); ok || err != nil {
@@ -230,7 +262,7 @@ func TestDesktopSignatureAndLastTry(t *testing.T) {
 	}
 	waitGone(t, id)
 	ch = async(func() (bool, error) { return p.ConfirmSignature(context.Background(), req) })
-	id = waitWindow(t, "Confirm signature")
+	id = waitWindow(t, "Confirm signature", ch)
 	keys(t, id, "Tab", "Return")
 	if ok, err := await(t, ch); !ok || err != nil {
 		t.Errorf("Sign button: %v, %v", ok, err)
@@ -240,7 +272,7 @@ func TestDesktopSignatureAndLastTry(t *testing.T) {
 	ch = async(func() (bool, error) {
 		return p.ConfirmLastTry(context.Background(), bridge.PINRequest{Origin: "https://sign.example.be", TriesLeft: 1})
 	})
-	id = waitWindow(t, "Last PIN try")
+	id = waitWindow(t, "Last PIN try", ch)
 	shoot(t, id, "lasttry.png")
 	keys(t, id, "Escape")
 	if ok, err := await(t, ch); ok || err != nil {
@@ -257,7 +289,7 @@ func TestDesktopCloseOnCancelAndTimeout(t *testing.T) {
 	ch := async(func() ([]byte, error) {
 		return p.PIN(ctx, bridge.PINRequest{Origin: "https://a.example", Purpose: bridge.PurposeSign, TriesLeft: 3, DocumentName: "Huurcontract.pdf"})
 	})
-	id := waitWindow(t, "pincode")
+	id := waitWindow(t, "pincode", ch)
 	shoot(t, id, "pin-nl.png")
 	cancel()
 	if _, err := await(t, ch); !errors.Is(err, bridge.ErrPromptCancelled) {
@@ -270,7 +302,7 @@ func TestDesktopCloseOnCancelAndTimeout(t *testing.T) {
 	chc := async(func() (bridge.ConsentDecision, error) {
 		return p.Consent(context.Background(), bridge.ConsentRequest{Origin: "https://a.example"})
 	})
-	id = waitWindow(t, "accès à la carte")
+	id = waitWindow(t, "accès à la carte", chc)
 	shoot(t, id, "consent-fr.png")
 	d, err := await(t, chc)
 	if !errors.Is(err, bridge.ErrPromptCancelled) || d != bridge.Deny {
@@ -292,7 +324,7 @@ func TestDesktopPinpadNotice(t *testing.T) {
 	ch := async(func() (struct{}, error) {
 		return struct{}{}, p.PinpadNotice(ctx, bridge.PINRequest{Origin: "https://registration.smart-id.com", Purpose: bridge.PurposeAuthenticate, TriesLeft: 3})
 	})
-	id := waitWindow(t, "PIN on the card reader")
+	id := waitWindow(t, "PIN on the card reader", ch)
 	shoot(t, id, "pinpad-notice.png")
 	if name := xdo(t, "getwindowname", id); !strings.Contains(name, "cardbridge") {
 		t.Errorf("notice titled %q", name)
@@ -313,7 +345,7 @@ func TestDesktopBlockThisSite(t *testing.T) {
 	req := bridge.SignatureRequest{Origin: "https://app.hostile.example", DocumentName: "Contract.pdf", HashAlgorithm: "SHA-256",
 		DigestHex: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", OfferBlock: true}
 	ch := async(func() (bool, error) { return p.ConfirmSignature(context.Background(), req) })
-	id := waitWindow(t, "Confirm signature")
+	id := waitWindow(t, "Confirm signature", ch)
 	shoot(t, id, "block-site.png")
 	// Buttons, left to right: extra ("Block this website"), cancel
 	// (focused), OK ("Sign").
@@ -327,7 +359,7 @@ func TestDesktopBlockThisSite(t *testing.T) {
 	chp := async(func() ([]byte, error) {
 		return p.PIN(context.Background(), bridge.PINRequest{Origin: "https://app.hostile.example", Purpose: bridge.PurposeAuthenticate, TriesLeft: 3, OfferBlock: true})
 	})
-	id = waitWindow(t, "pincode")
+	id = waitWindow(t, "pincode", chp)
 	shoot(t, id, "block-site-pin-nl.png")
 	keys(t, id, "Escape")
 	if pin, err := await(t, chp); pin != nil || !errors.Is(err, bridge.ErrPromptCancelled) {

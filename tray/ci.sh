@@ -53,7 +53,14 @@ CARDBRIDGE_DESKTOP=required dbus-run-session -- go test -count=1 -run TestTrayOv
 
 echo "== Xvfb"
 for n in $(seq 90 130); do [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] || break; done
-Xvfb ":$n" -screen 0 1024x768x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+# -noreset: by default the X server resets when its last client leaves,
+# which happens between two dialogs (xdotool connects only for a moment);
+# a zenity starting during the reset, a longer moment on a loaded machine,
+# fails with "cannot open display" and exits 1, which reads as Cancel.
+# -r: no key auto-repeat: xdotool sends a key's press and release apart,
+# and a release that comes late must not repeat the key into the next
+# dialog.
+Xvfb ":$n" -noreset -r -screen 0 1024x768x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
 xvfb_pid=$!
 export DISPLAY=":$n"
 for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done

@@ -27,7 +27,8 @@ if [ -z "${CARDBRIDGE_XTEST_INNER:-}" ]; then
 	trap cleanup EXIT
 	if [ -z "${DISPLAY:-}" ]; then
 		for n in $(seq 91 120); do [ -e /tmp/.X11-unix/X$n ] || [ -e /tmp/.X$n-lock ] || break; done
-		Xvfb ":$n" -screen 0 800x600x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+		# -noreset, -r: see tray/ci.sh.
+		Xvfb ":$n" -noreset -r -screen 0 800x600x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
 		xvfb_pid=$!
 		export DISPLAY=":$n"
 		for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
