@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 
 	"golang.org/x/term"
 
@@ -160,7 +161,7 @@ func (t *Terminal) ask(ctx context.Context, text string, secret bool) ([]byte, e
 	if secret {
 		restore, err := echoOff(t.fd)
 		if err != nil {
-			return nil, fmt.Errorf("prompt: terminal: %w", err)
+			return nil, terminalError(err)
 		}
 		defer restore()
 	}
@@ -177,7 +178,7 @@ func (t *Terminal) ask(ctx context.Context, text string, secret bool) ([]byte, e
 	t.partial = nil
 	if err != nil {
 		t.mu.Unlock()
-		return nil, fmt.Errorf("prompt: terminal: %w", err)
+		return nil, terminalError(err)
 	}
 	t.want = ch
 	t.mu.Unlock()
@@ -206,6 +207,16 @@ func (t *Terminal) ask(ctx context.Context, text string, secret bool) ([]byte, e
 		fmt.Fprintln(t.out, "\n(this request was closed)")
 		return nil, fmt.Errorf("%w: %w", bridge.ErrPromptCancelled, context.Cause(ctx))
 	}
+}
+
+// terminalError wraps a failed terminal call. EIO is a terminal hung up
+// (its window closed, the pseudo-terminal's other end gone) before the
+// reader saw the end of input: the user left, as with end of input.
+func terminalError(err error) error {
+	if errors.Is(err, syscall.EIO) {
+		return fmt.Errorf("%w: terminal closed: %w", bridge.ErrPromptCancelled, err)
+	}
+	return fmt.Errorf("prompt: terminal: %w", err)
 }
 
 // yes asks a yes/no question; with offerBlock, "block" is a third
