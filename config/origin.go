@@ -120,8 +120,14 @@ func RegistrableDomain(host string) string {
 // such as "https://smart-id.com" for "https://registration.smart-id.com".
 // Every origin of one site belongs to one owner, who can make as many of
 // them as they like: limits that must hold against a hostile page are
-// kept per site, not per origin. A string that is not an origin is
-// returned unchanged.
+// kept per site, not per origin. An IPv4 address is a site of its own,
+// but an IPv6 address stands for its /64 network, written as the
+// network's first address ("https://[2001:db8:1:2::]"): a /64 is the
+// smallest block one subscriber gets, so its owner has more addresses
+// than anyone could count. The loopback address ::1 and IPv4 addresses
+// written as IPv6 (::ffff:192.0.2.1) stay whole. A site is its own site,
+// and an origin (NormalizeOrigin accepts it). A string that is not an
+// origin is returned unchanged.
 func Site(origin string) string {
 	scheme, hostport, ok := strings.Cut(origin, "://")
 	if !ok {
@@ -130,9 +136,13 @@ func Site(origin string) string {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
-		if strings.Contains(h, ":") {
-			host = "[" + h + "]"
-		}
 	}
-	return scheme + "://" + RegistrableDomain(host)
+	ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	if ip == nil || ip.To4() != nil || ip.IsLoopback() {
+		if ip != nil && strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+			host = "[" + host + "]"
+		}
+		return scheme + "://" + RegistrableDomain(host)
+	}
+	return scheme + "://[" + ip.Mask(net.CIDRMask(64, 128)).String() + "]"
 }
