@@ -40,8 +40,8 @@ func (l Limits) refusalBackoff(n int) time.Duration {
 // back-off, which is kept per site (config.Site): one owner can make any
 // number of origins, so a page that moves to another subdomain or port
 // keeps its back-off and its count of refusals. A site the user just
-// refused a dialog cannot show another until its back-off ends: the request fails at once with RATE_LIMITED
-// instead. After Limits.BlockOfferAfter refusals in a row, the dialog
+// refused a dialog cannot show another until its back-off ends: the
+// request fails at once with RATE_LIMITED instead. After Limits.BlockOfferAfter refusals in a row, the dialog
 // offers to block the site (show's offerBlock); a user who takes it gets
 // the site blocked and its other sessions closed; self, the session
 // that asked, ends once it has its answer (session.run). show reports

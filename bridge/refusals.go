@@ -114,7 +114,7 @@ func (r *Refusals) denySite(site string, until time.Time) {
 
 // refusalMemory is how long refusals in a row of a site's dialogs
 // are remembered after their back-off ended, and maxRefusalEntries how
-// many sites or origins a Refusals keeps at most, so that a shared store
+// many sites a Refusals keeps at most, so that a shared store
 // stays small.
 const (
 	refusalMemory     = time.Hour
