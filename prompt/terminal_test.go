@@ -123,7 +123,7 @@ func TestTerminalTypeAheadIsFlushed(t *testing.T) {
 	}
 	t.Cleanup(func() { p.Close() })
 	u.typeLine("y")
-	time.Sleep(100 * time.Millisecond)
+	u.waitFor("y\r\n") // echoed: the line is in the terminal's input
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
 	ok, err := p.ConfirmSignature(ctx, bridge.SignatureRequest{Origin: "https://sign.example", HashAlgorithm: "SHA-256", DigestHex: "00"})
@@ -135,7 +135,7 @@ func TestTerminalTypeAheadIsFlushed(t *testing.T) {
 	}
 
 	u.typeLine("9999")
-	time.Sleep(100 * time.Millisecond)
+	u.waitFor("9999\r\n")
 	pin := async(func() ([]byte, error) {
 		return p.PIN(context.Background(), bridge.PINRequest{Origin: "https://sign.example", Purpose: bridge.PurposeSign})
 	})
