@@ -547,15 +547,16 @@ func (core *Core) runConsent(ctx context.Context, origin string, a *consentAsk) 
 			return errDeniedMeanwhile
 		}
 		return nil
-	})
-	if err == nil && ctx.Err() != nil {
-		// An answer that raced the dialog's closing is no answer: the
-		// user did not decide anything about a page that had gone.
-		err = ctx.Err()
-	}
-	if err != nil {
-		core.log.Info("consent not given", "origin", origin, "err", err)
-	} else {
+	}, func(d ConsentDecision, err error) (ConsentDecision, error) {
+		if err == nil && ctx.Err() != nil {
+			// An answer that raced the dialog's closing is no answer: the
+			// user did not decide anything about a page that had gone.
+			err = ctx.Err()
+		}
+		if err != nil {
+			core.log.Info("consent not given", "origin", origin, "err", err)
+			return d, err
+		}
 		if d == AllowAlways {
 			if serr := core.consents.Allow(origin); serr != nil {
 				// The sessions that asked may go on; a standing grant
@@ -566,7 +567,8 @@ func (core *Core) runConsent(ctx context.Context, origin string, a *consentAsk) 
 		}
 		core.log.Info("consent", "origin", origin, "decision", d.String())
 		core.noteConsent(origin, d)
-	}
+		return d, nil
+	})
 	core.mu.Lock()
 	if core.asking[origin] == a {
 		delete(core.asking, origin)

@@ -250,15 +250,19 @@ func (q *promptQueue) release() { <-q.sem }
 // The dialogs are shown once their turn comes, unless ready, asked then,
 // says they must not be: a dialog may have waited behind others, whose
 // answers changed what may be shown.
-func (q *promptQueue) consent(ctx context.Context, req ConsentRequest, ready func() error) (ConsentDecision, error) {
+// consent shows the consent dialog when its turn comes and ready allows
+// it. record takes the outcome before the next dialog may start: a dialog
+// queued behind this one checks, in its ready, what the user decided here.
+func (q *promptQueue) consent(ctx context.Context, req ConsentRequest, ready func() error,
+	record func(ConsentDecision, error) (ConsentDecision, error)) (ConsentDecision, error) {
 	if err := q.acquire(ctx, nil); err != nil {
-		return Deny, err
+		return record(Deny, err)
 	}
 	defer q.release()
 	if err := ready(); err != nil {
-		return Deny, err
+		return record(Deny, err)
 	}
-	return q.p.Consent(ctx, req)
+	return record(q.p.Consent(ctx, req))
 }
 
 func (q *promptQueue) pin(ctx, page context.Context, ready func() error, req PINRequest) ([]byte, error) {
