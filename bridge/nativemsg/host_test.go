@@ -89,23 +89,27 @@ func startHost(t testing.TB, serve func(ctx context.Context, in io.Reader, out i
 		outW.Close()
 		b.done <- err
 	}()
-	go func() {
-		defer close(b.inbox)
-		for {
-			f, err := nativemsg.ReadFrame(outR, nativemsg.MaxToBrowser)
-			if err != nil {
-				return
-			}
-			var m map[string]any
-			if err := json.Unmarshal(f, &m); err != nil {
-				t.Errorf("host sent non-JSON %q", f)
-				return
-			}
-			b.inbox <- m
-		}
-	}()
+	go b.readFrames(outR)
 	t.Cleanup(func() { inW.Close(); outR.Close() })
 	return b
+}
+
+// readFrames puts each frame the host writes to out into the inbox, and
+// closes the inbox when out ends.
+func (b *browser) readFrames(out io.Reader) {
+	defer close(b.inbox)
+	for {
+		f, err := nativemsg.ReadFrame(out, nativemsg.MaxToBrowser)
+		if err != nil {
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(f, &m); err != nil {
+			b.t.Errorf("host sent non-JSON %q", f)
+			return
+		}
+		b.inbox <- m
+	}
 }
 
 func (b *browser) send(v any) {

@@ -162,18 +162,7 @@ func TestRelayPassesPipes(t *testing.T) {
 		outW.Close()
 	}()
 	b := &browser{t: t, toIn: nil, inbox: make(chan map[string]any, 16)}
-	go func() {
-		defer close(b.inbox)
-		for {
-			f, err := nativemsg.ReadFrame(outR, nativemsg.MaxToBrowser)
-			if err != nil {
-				return
-			}
-			var m map[string]any
-			json.Unmarshal(f, &m)
-			b.inbox <- m
-		}
-	}()
+	go b.readFrames(outR)
 	send := func(v any) {
 		raw, _ := json.Marshal(v)
 		if err := nativemsg.WriteFrame(inW, raw); err != nil {

@@ -220,8 +220,10 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-func TestMuteFlag(t *testing.T) {
-	cfg, err := parseFlags([]string{"--mute-on-early-resend", "40ms"}, io.Discard)
+// cardFromFlags builds the card beidsim would serve with args.
+func cardFromFlags(t *testing.T, args ...string) *sim.Card {
+	t.Helper()
+	cfg, err := parseFlags(args, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,6 +235,11 @@ func TestMuteFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return card
+}
+
+func TestMuteFlag(t *testing.T) {
+	card := cardFromFlags(t, "--mute-on-early-resend", "40ms")
 	ctx := context.Background()
 	if _, err := card.Transmit(ctx, []byte{0x80, 0xE4, 0x00, 0x00, 0x00}); err != nil { // 6C1C
 		t.Fatal(err)
@@ -332,18 +339,7 @@ func TestOCSPResponder(t *testing.T) {
 }
 
 func TestRealTimingFlag(t *testing.T) {
-	cfg, err := parseFlags([]string{"--real-timing", "--profile", "rsa-ecrrn"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pki, err := loadPKI(cfg, log.New(io.Discard, "", 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	card, err := makeCard(cfg, pki)
-	if err != nil {
-		t.Fatal(err)
-	}
+	card := cardFromFlags(t, "--real-timing", "--profile", "rsa-ecrrn")
 	// GET CARD DATA: 5 header + 1 procedure + 28 data + 2 status bytes,
 	// 12 etu each at 93 clocks per etu and 4 MHz, and the chip's time.
 	tm := sim.RealTiming(sim.ProfileRSAECRRN)
