@@ -12,23 +12,26 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/cardbridge/cardbridge/bridge/nativemsg"
 )
 
 // The native-messaging contract shared by the daemon, the browser
-// extension and the packages.
+// extension and the packages. The host that enforces it (package
+// nativemsg) defines it; the packages' manifests take it from there.
 const (
 	// HostName is the name the extension passes to connectNative, and the
 	// manifest's file name without ".json" on Linux and macOS, where the
 	// browsers find a host by file name.
-	HostName = "org.cardbridge.host"
+	HostName = nativemsg.HostName
 	// HostDescription is the manifest's description.
-	HostDescription = "cardbridge: Belgian eID for web pages"
+	HostDescription = nativemsg.HostDescription
 	// ChromeExtensionID is the extension's id in Chrome, Chromium and
 	// Edge (derived from the public key in the extension's manifest).
-	ChromeExtensionID = "eabimfdgphmkgijljjnoadmjicgbnnkk"
+	ChromeExtensionID = nativemsg.ChromeExtensionID
 	// FirefoxExtensionID is the extension's id in Firefox
 	// (browser_specific_settings.gecko.id).
-	FirefoxExtensionID = "cardbridge@cardbridge.org"
+	FirefoxExtensionID = nativemsg.FirefoxExtensionID
 )
 
 // Family is a family of browsers sharing one manifest format.
@@ -75,7 +78,7 @@ func Manifest(f Family, path string) HostManifest {
 	if f == Firefox {
 		m.AllowedExtensions = []string{FirefoxExtensionID}
 	} else {
-		m.AllowedOrigins = []string{"chrome-extension://" + ChromeExtensionID + "/"}
+		m.AllowedOrigins = []string{nativemsg.ChromeOrigin}
 	}
 	return m
 }

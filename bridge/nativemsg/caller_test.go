@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/cardbridge/cardbridge/bridge/nativemsg"
-	"github.com/cardbridge/cardbridge/packaging"
 )
 
 func TestParseCaller(t *testing.T) {
@@ -41,14 +40,5 @@ func TestParseCaller(t *testing.T) {
 		if nativemsg.LooksLikeHostArgs(args) {
 			t.Errorf("%q taken for a host command line", args)
 		}
-	}
-}
-
-// The contract values are written in two places (the host and the
-// packages' manifests); they must agree.
-func TestContractAgrees(t *testing.T) {
-	if nativemsg.HostName != packaging.HostName || nativemsg.HostDescription != packaging.HostDescription ||
-		nativemsg.ChromeExtensionID != packaging.ChromeExtensionID || nativemsg.FirefoxExtensionID != packaging.FirefoxExtensionID {
-		t.Fatal("nativemsg and packaging disagree on the native-messaging contract")
 	}
 }
